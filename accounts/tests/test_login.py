@@ -1,0 +1,60 @@
+import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import TokenFamily
+from persona.testing import PASSWORD
+
+URL = "/api/auth/login"
+
+
+def test_it_signs_in_with_email_and_password(api_client, alice):
+    response = api_client.post(URL, {"email": "alice@example.com", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 200
+    assert response.data["user"]["id"] == str(alice.id)
+    assert set(response.data) == {"user", "access", "refresh"}
+    family = TokenFamily.objects.get(user=alice)
+    assert RefreshToken(response.data["refresh"])["fam"] == str(family.id)
+    assert family.device_id == ""
+
+
+def test_it_matches_the_email_case_insensitively(api_client, alice):
+    response = api_client.post(URL, {"email": " Alice@EXAMPLE.com", "password": PASSWORD}, format="json")
+
+    assert response.status_code == 200
+
+
+def test_it_binds_the_session_to_a_device(api_client, alice):
+    body = {"email": "alice@example.com", "password": PASSWORD, "device_id": "tablet"}
+
+    response = api_client.post(URL, body, format="json")
+
+    assert response.status_code == 200
+    assert TokenFamily.objects.get(user=alice).device_id == "tablet"
+
+
+def test_it_answers_the_same_401_for_unknown_email_wrong_password_and_inactive_user(api_client, alice, bob):
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+
+    unknown = api_client.post(URL, {"email": "nobody@example.com", "password": PASSWORD}, format="json")
+    wrong = api_client.post(URL, {"email": "alice@example.com", "password": "wrong password"}, format="json")
+    inactive = api_client.post(URL, {"email": "bob@example.com", "password": PASSWORD}, format="json")
+    malformed = api_client.post(URL, {"email": "not an email", "password": PASSWORD}, format="json")
+
+    for response in (unknown, wrong, inactive, malformed):
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Invalid email or password."}
+    assert TokenFamily.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": "alice@example.com"}, {"password": PASSWORD}, {"email": 1, "password": {"a": 1}}],
+)
+def test_it_rejects_incomplete_bodies_with_400(api_client, body):
+    response = api_client.post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert TokenFamily.objects.count() == 0

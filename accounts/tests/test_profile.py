@@ -1,0 +1,60 @@
+from accounts.models import TokenFamily, User
+from persona.testing import PASSWORD
+
+URL = "/api/auth/profile"
+
+
+def test_it_shows_the_signed_in_user(alice_client, alice):
+    response = alice_client.get(URL)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": str(alice.id),
+        "email": "alice@example.com",
+        "created_at": alice.created_at.isoformat().replace("+00:00", "Z"),
+        "last_sync": None,
+        "device_count": 0,
+    }
+
+
+def test_it_needs_a_token(api_client, alice):
+    response = api_client.get(URL)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_it_rejects_a_garbage_token(api_client, alice):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer abc.def.ghi")
+
+    assert api_client.get(URL).status_code == 401
+
+
+def test_it_deletes_the_account_with_the_password(alice_client, alice, bob, tokens_for):
+    tokens_for(bob)
+
+    response = alice_client.delete(URL, {"password": PASSWORD}, format="json")
+
+    assert response.status_code == 204
+    assert list(User.objects.values_list("email", flat=True)) == ["bob@example.com"]
+    assert list(TokenFamily.objects.values_list("user", flat=True)) == [bob.id]
+    assert alice_client.get(URL).status_code == 401
+
+
+def test_it_keeps_the_account_when_the_password_is_wrong(alice_client, alice):
+    response = alice_client.delete(URL, {"password": "not it"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"password": ["The password is wrong."]}
+    assert User.objects.filter(pk=alice.pk).exists()
+
+
+def test_it_needs_the_password_to_delete(alice_client, alice):
+    response = alice_client.delete(URL)
+
+    assert response.status_code == 400
+    assert User.objects.filter(pk=alice.pk).exists()
+
+
+def test_it_refuses_other_verbs(alice_client):
+    assert alice_client.put(URL, {}, format="json").status_code == 405

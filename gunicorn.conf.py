@@ -1,0 +1,17 @@
+"""gunicorn settings, read from the environment (see .env.example)."""
+
+import multiprocessing
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# Threads let requests overlap while one waits on the database or hashes a password
+# (bcrypt releases the GIL).
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = 30
+# On SIGTERM, workers finish the requests they hold for up to this long before exiting.
+graceful_timeout = 30
+# Addresses of the TLS-terminating proxy whose X-Forwarded-* headers gunicorn trusts.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"

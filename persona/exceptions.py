@@ -1,0 +1,10 @@
+"""API errors shared by every app."""
+
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"

@@ -1,0 +1,59 @@
+"""Start-up configuration: production refuses to start misconfigured."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k" * 10 + "production-secret-key-with-plenty-of-entropy-9f8e7d6c5b4a",
+    "JWT_SECRET": "a-different-production-jwt-secret-of-good-length-0123456789",
+    "ALLOWED_HOSTS": "api.example.com",
+    "PATH": os.environ["PATH"],
+}
+
+
+def run_manage(*args, env):
+    return subprocess.run(  # noqa: S603 (our own interpreter and manage.py)
+        [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SECRET", "ALLOWED_HOSTS"])
+def test_production_without_a_required_variable_fails_naming_it(variable):
+    env = {name: value for name, value in PRODUCTION.items() if name != variable}
+
+    result = run_manage("check", env=env)
+
+    assert result.returncode != 0
+    assert f"{variable} must be set when DEBUG is off" in result.stderr
+
+
+def test_a_malformed_boolean_fails_naming_the_variable():
+    result = run_manage("check", env={**PRODUCTION, "DEBUG": "maybe"})
+
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_checklist():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_debug_runs_without_any_secret():
+    result = run_manage("check", env={"DEBUG": "1", "PATH": os.environ["PATH"]})
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_admin_css_is_served_with_debug_off(client):
+    response = client.get("/static/admin/css/base.css")
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"/*")

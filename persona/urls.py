@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from persona import views
+
+urlpatterns = [
+    path("health", views.health),
+    path("health/ready", views.health_ready),
+    path("admin/", admin.site.urls),
+    path("api/auth/", include("accounts.urls")),
+    # Anything else under /api/ is a JSON 404, also with DEBUG on.
+    re_path(r"^api/", views.api_not_found),
+]
+
+handler400 = "persona.views.bad_request"
+handler404 = "persona.views.not_found"
+handler500 = "persona.views.server_error"

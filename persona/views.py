@@ -1,0 +1,73 @@
+"""Health probes and the JSON error pages shared by every app."""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+STARTED_AT = time.monotonic()
+
+
+def health(request):
+    return JsonResponse(
+        {
+            "status": "OK",
+            "message": "Persona Backend - Ultra-lightweight server",
+            "timestamp": timezone.now().isoformat(),
+            "uptime": round(time.monotonic() - STARTED_AT, 3),
+        }
+    )
+
+
+def health_ready(request):
+    """200 when the database and the shared cache answer, 503 otherwise."""
+    checks = {"database": _check(_ping_database)}
+    if settings.REDIS_URL:
+        checks["cache"] = _check(_ping_cache)
+    ready = all(result == "ok" for result in checks.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+def _ping_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _ping_cache():
+    cache.set("health:ping", "1", timeout=5)
+    if cache.get("health:ping") != "1":
+        raise RuntimeError("cache did not return what was written")
+
+
+def _check(probe) -> str:
+    try:
+        probe()
+    except Exception:
+        logger.warning("readiness probe %s failed", probe.__name__, exc_info=True)
+        return "error"
+    return "ok"
+
+
+def api_not_found(request):
+    return not_found(request)
+
+
+def bad_request(request, exception=None):
+    return JsonResponse({"detail": "Bad request."}, status=400)
+
+
+def not_found(request, exception=None):
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"detail": "Server error."}, status=500)
