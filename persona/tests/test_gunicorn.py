@@ -35,7 +35,7 @@ def gunicorn():
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
     }
-    server = subprocess.Popen(  # noqa: S603 (our own interpreter)
+    server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
         cwd=PROJECT,
         env=env,
