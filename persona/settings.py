@@ -77,6 +77,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "corsheaders",
     "accounts",
+    "sync",
+    "backups",
+    "ai_scripts",
 ]
 
 MIDDLEWARE = [
@@ -166,6 +169,13 @@ SIMPLE_JWT = {
 # A refresh token replayed this soon after its rotation still gets a pair (apps double-send);
 # later it counts as stolen and its whole family is revoked.
 JWT_REFRESH_GRACE_SECONDS = env_int("JWT_REFRESH_GRACE_SECONDS", 10)
+
+# Backups: the largest accepted payload, and how many backups each user keeps.
+BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 10 * 1024 * 1024)
+BACKUP_KEEP = env_int("BACKUP_KEEP", 10)
+
+# How long AI service health results are cached, so clients cannot hammer the upstreams.
+AI_HEALTH_CACHE_SECONDS = env_int("AI_HEALTH_CACHE_SECONDS", 30)
 
 CORS_ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS", [])
 

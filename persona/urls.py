@@ -8,6 +8,9 @@ urlpatterns = [
     path("health/ready", views.health_ready),
     path("admin/", admin.site.urls),
     path("api/auth/", include("accounts.urls")),
+    path("api/sync/", include("sync.urls")),
+    path("api/sync/", include("backups.urls")),
+    path("api/ai/", include("ai_scripts.urls")),
     # Anything else under /api/ is a JSON 404, also with DEBUG on.
     re_path(r"^api/", views.api_not_found),
 ]
