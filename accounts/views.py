@@ -4,6 +4,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts import services
+from accounts.models import User
 from accounts.serializers import (
     LoginSerializer,
     PasswordChangeSerializer,
@@ -13,6 +14,7 @@ from accounts.serializers import (
     TokenSerializer,
     UserSerializer,
 )
+from persona.ratelimit import rate_limit
 
 
 def _validated(serializer_class, request) -> dict:
@@ -33,24 +35,30 @@ class AuthViewSet(viewsets.ViewSet):
 
     @action(detail=False, methods=["post"])
     def register(self, request):
+        rate_limit(request, group="register-ip")
         data = _validated(RegisterSerializer, request)
         user, tokens = services.user_register(**data)
         return Response({"user": UserSerializer(user).data, **tokens}, status=status.HTTP_201_CREATED)
 
     @action(detail=False, methods=["post"])
     def login(self, request):
+        # Counted before the password is checked: while limited, even the right one gets 429.
+        rate_limit(request, group="login-ip")
         data = _validated(LoginSerializer, request)
+        rate_limit(request, group="login-email", key=User.objects.normalize_email(data["email"]))
         user = services.user_authenticate(request=request, email=data["email"], password=data["password"])
         tokens = services.token_family_start(user=user, device_id=data["device_id"])
         return Response({"user": UserSerializer(user).data, **tokens})
 
     @action(detail=False, methods=["post"])
     def verify(self, request):
+        rate_limit(request, group="verify-ip")
         data = _validated(TokenSerializer, request)
         return Response({"valid": True, "token_type": services.token_verify(token=data["token"])})
 
     @action(detail=False, methods=["post"])
     def refresh(self, request):
+        rate_limit(request, group="refresh-ip")
         data = _validated(RefreshSerializer, request)
         return Response(services.token_refresh(refresh=data["refresh"]))
 

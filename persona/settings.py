@@ -6,6 +6,7 @@ With DEBUG off, a missing secret stops start-up with a message naming the variab
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,6 +48,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as "10/m" or "5/15m"."""
+    value = os.environ.get(name, "") or default
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/m or 5/15m, got {value!r}")
+    return value
+
+
 def env_required(name: str) -> str:
     value = os.environ.get(name, "")
     if value == "":
@@ -76,6 +85,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "corsheaders",
+    "csp",
+    "django_ratelimit",
     "accounts",
     "sync",
     "backups",
@@ -92,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "persona.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "persona.urls"
@@ -136,6 +148,8 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Fine for one process (make run, tests); several workers need REDIS_URL to share limits.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
@@ -152,7 +166,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenFamilyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["persona.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
@@ -169,6 +183,19 @@ SIMPLE_JWT = {
 # A refresh token replayed this soon after its rotation still gets a pair (apps double-send);
 # later it counts as stolen and its whole family is revoked.
 JWT_REFRESH_GRACE_SECONDS = env_int("JWT_REFRESH_GRACE_SECONDS", 10)
+
+# Rate limits (django-ratelimit syntax: count/period, e.g. "10/m", "5/15m", "100/h").
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_IP_META_KEY = "persona.ratelimit.client_ip"
+RATE_LIMITS = {
+    "login-ip": env_rate("RATELIMIT_LOGIN_IP", "30/m"),
+    "login-email": env_rate("RATELIMIT_LOGIN_EMAIL", "10/15m"),
+    "register-ip": env_rate("RATELIMIT_REGISTER_IP", "10/h"),
+    "refresh-ip": env_rate("RATELIMIT_REFRESH_IP", "60/m"),
+    "verify-ip": env_rate("RATELIMIT_VERIFY_IP", "120/m"),
+}
+# How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # Backups: the largest accepted payload, and how many backups each user keeps.
 BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 10 * 1024 * 1024)
@@ -201,6 +228,25 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# The API serves JSON only: nothing may load from its responses. The admin's pages get
+# what they need from this server (persona.middleware applies ADMIN_CONTENT_SECURITY_POLICY).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'none'"],
+    }
+}
+ADMIN_CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+}
 
 LOGGING = {
     "version": 1,

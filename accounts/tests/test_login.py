@@ -58,3 +58,17 @@ def test_it_rejects_incomplete_bodies_with_400(api_client, body):
 
     assert response.status_code == 400
     assert TokenFamily.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.real_hasher
+def test_a_long_password_counts_whole_not_just_its_first_72_bytes(api_client):
+    password = "p4ss-" * 20  # 100 bytes: plain bcrypt would ignore everything after byte 72
+    registered = api_client.post(
+        "/api/auth/register", {"email": "carol@example.com", "password": password}, format="json"
+    )
+
+    full = api_client.post(URL, {"email": "carol@example.com", "password": password}, format="json")
+    prefix = api_client.post(URL, {"email": "carol@example.com", "password": password[:72]}, format="json")
+
+    assert (registered.status_code, full.status_code, prefix.status_code) == (201, 200, 401)

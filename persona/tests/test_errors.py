@@ -71,3 +71,13 @@ def test_a_foreign_host_is_a_json_400(client):
 
     assert response.status_code == 400
     assert response.json() == {"detail": "Bad request."}
+
+
+@pytest.mark.django_db
+def test_absurdly_deep_json_is_400(client):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = client.post("/api/auth/login", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error - nesting is too deep."}
