@@ -1,11 +1,143 @@
-"""Helpers for tests in every app."""
+"""Helpers for tests in every app: markers, a live gunicorn, a TCP proxy that can be cut."""
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
 PASSWORD = "correct horse battery staple"
+PROJECT = Path(__file__).resolve().parent.parent
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency); set DATABASE_URL to run it",
 )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def live_gunicorn(**env):
+    """gunicorn with production settings (DEBUG off) on a free loopback port; yields
+    (process, base_url). Extra keyword arguments become environment variables."""
+    port = free_port()
+    server_env = {
+        **os.environ,
+        "DEBUG": "0",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        **env,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
+        cwd=PROJECT,
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(server, base_url)
+        yield server, base_url
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_serving(server, base_url):
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            http("GET", f"{base_url}/health")
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"gunicorn did not start: {server.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+
+
+def http(method: str, url: str, body=None, headers=None):
+    """A plain HTTP call to a live server: (status, headers, parsed JSON or raw bytes)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+            status, response_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, response_headers, raw = error.code, error.headers, error.read()
+    is_json = response_headers.get("Content-Type", "").startswith("application/json")
+    return status, response_headers, json.loads(raw) if is_json and raw else raw
+
+
+class TcpProxy:
+    """A loopback TCP proxy to `target_port` that can be cut (every connection dropped and
+    new ones refused) and restored, to simulate a network outage to a backing service."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.port = free_port()
+        self._up = threading.Event()
+        self._up.set()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self):
+        self._up.clear()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+    def restore(self):
+        self._up.set()
+
+    def close(self):
+        self.cut()
+        self._listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if not self._up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)

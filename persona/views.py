@@ -1,13 +1,16 @@
-"""Health probes and the JSON error pages shared by every app."""
+"""Health probes, the JSON error pages and the API exception handler shared by every app."""
 
 import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.utils import timezone
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from persona.exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +74,12 @@ def not_found(request, exception=None):
 
 def server_error(request):
     return JsonResponse({"detail": "Server error."}, status=500)
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus: a lost database connection is a 503 the client may retry,
+    not a 500 (the transaction was rolled back, so nothing was half-written)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.error("database unavailable", exc_info=exc)
+        exc = ServiceUnavailable("The database is unavailable; try again later.")
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,39 @@
+"""A database outage: readiness says so, writes fail cleanly, and service resumes by itself."""
+
+import pytest
+from django.db import connection
+
+from accounts.models import User
+from persona.testing import TcpProxy, http, live_gunicorn, postgres_only
+
+BODY = {"email": "carol@example.com", "password": "a sturdy passphrase 42"}
+
+
+@pytest.fixture
+def database_proxy():
+    proxy = TcpProxy(target_port=int(connection.settings_dict["PORT"] or 5432))
+    yield proxy
+    proxy.close()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_readiness_and_writes_follow_the_database_down_and_back_up(database_proxy):
+    db = connection.settings_dict
+    url = f"postgresql://{db['USER']}@127.0.0.1:{database_proxy.port}/{db['NAME']}"
+
+    with live_gunicorn(DATABASE_URL=url, GUNICORN_THREADS="1") as (_, base_url):
+        assert http("GET", f"{base_url}/health/ready")[0] == 200
+
+        database_proxy.cut()
+        status, _, body = http("GET", f"{base_url}/health/ready")
+        assert (status, body["checks"]["database"]) == (503, "error")
+        status, _, body = http("POST", f"{base_url}/api/auth/register", BODY)
+        assert status == 503
+        assert body == {"detail": "The database is unavailable; try again later."}
+
+        database_proxy.restore()
+        assert not User.objects.exists()
+        assert http("GET", f"{base_url}/health/ready")[0] == 200
+        assert http("POST", f"{base_url}/api/auth/register", BODY)[0] == 201
+        assert User.objects.get().email == "carol@example.com"
