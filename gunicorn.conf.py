@@ -14,4 +14,8 @@ timeout = 30
 graceful_timeout = 30
 # Addresses of the TLS-terminating proxy whose X-Forwarded-* headers gunicorn trusts.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+# Access logs come from persona.middleware.RequestLogMiddleware as JSON lines.
+accesslog = None
+# gunicorn's runtime control socket is one fixed path per host; instances side by side
+# would fight over it, and nothing here uses it.
+control_socket_disable = True

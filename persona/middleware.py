@@ -1,5 +1,13 @@
+import logging
+import re
+import time
+import uuid
+
 from csp.middleware import CSPMiddleware
 from django.conf import settings
+
+request_logger = logging.getLogger("persona.requests")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
@@ -11,3 +19,35 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         if not report_only and parts.config is None and request.path_info.startswith("/admin/"):
             parts.config = settings.ADMIN_CONTENT_SECURITY_POLICY
         return parts
+
+
+class RequestLogMiddleware:
+    """One structured log line per request, and an X-Request-ID on every response.
+
+    The ID comes from the proxy's X-Request-ID when it is well-formed, else it is generated.
+    Only the method, the path (without query string), status, duration, user id and request
+    id are logged: never a header, token, password or body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        user = getattr(request, "user", None)
+        request_logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "user_id": str(user.pk) if user is not None and user.is_authenticated else None,
+                "request_id": request.request_id,
+            },
+        )
+        return response

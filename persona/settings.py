@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "persona.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -249,9 +250,17 @@ ADMIN_CONTENT_SECURITY_POLICY = {
     "form-action": ["'self'"],
 }
 
+# Structured logs: one JSON object per line on stderr, for the platform's log collector.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "persona.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Client errors are already in the request log; keep Django from logging them twice.
+        "django.request": {"level": "ERROR"},
+        # A foreign Host header is a 400 in the request log, not an error with a traceback.
+        "django.security.DisallowedHost": {"level": "CRITICAL"},
+    },
 }
