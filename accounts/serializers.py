@@ -36,3 +36,17 @@ class PasswordSerializer(serializers.Serializer):
 class PasswordChangeSerializer(serializers.Serializer):
     old_password = serializers.CharField(max_length=1024, trim_whitespace=False)
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class SignInSerializer(TokenPairSerializer):
+    user = UserSerializer()
+
+
+class VerifiedSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    token_type = serializers.ChoiceField(choices=["access", "refresh"])

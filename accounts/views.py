@@ -1,3 +1,4 @@
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -11,10 +12,18 @@ from accounts.serializers import (
     PasswordSerializer,
     RefreshSerializer,
     RegisterSerializer,
+    SignInSerializer,
+    TokenPairSerializer,
     TokenSerializer,
     UserSerializer,
+    VerifiedSerializer,
 )
 from persona.ratelimit import rate_limit
+from persona.schema import errors
+
+CREDENTIALS = OpenApiExample(
+    "Credentials", value={"email": "alice@example.com", "password": "correct horse battery staple"}
+)
 
 
 def _validated(serializer_class, request) -> dict:
@@ -23,6 +32,7 @@ def _validated(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
+@extend_schema(tags=["auth"])
 class AuthViewSet(viewsets.ViewSet):
     """Signing in: public endpoints that hand out and check tokens."""
 
@@ -33,6 +43,12 @@ class AuthViewSet(viewsets.ViewSet):
         # Without it DRF turns this view's 401 answers into 403.
         return 'Bearer realm="api"'
 
+    @extend_schema(
+        operation_id="auth_register",
+        request=RegisterSerializer,
+        responses={201: SignInSerializer, **errors(400, 409, 429, 503)},
+        examples=[CREDENTIALS],
+    )
     @action(detail=False, methods=["post"])
     def register(self, request):
         rate_limit(request, group="register-ip")
@@ -40,6 +56,12 @@ class AuthViewSet(viewsets.ViewSet):
         user, tokens = services.user_register(**data)
         return Response({"user": UserSerializer(user).data, **tokens}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        operation_id="auth_login",
+        request=LoginSerializer,
+        responses={200: SignInSerializer, **errors(400, 401, 429, 503)},
+        examples=[CREDENTIALS],
+    )
     @action(detail=False, methods=["post"])
     def login(self, request):
         # Counted before the password is checked: while limited, even the right one gets 429.
@@ -50,12 +72,22 @@ class AuthViewSet(viewsets.ViewSet):
         tokens = services.token_family_start(user=user, device_id=data["device_id"])
         return Response({"user": UserSerializer(user).data, **tokens})
 
+    @extend_schema(
+        operation_id="auth_verify",
+        request=TokenSerializer,
+        responses={200: VerifiedSerializer, **errors(400, 401, 429, 503)},
+    )
     @action(detail=False, methods=["post"])
     def verify(self, request):
         rate_limit(request, group="verify-ip")
         data = _validated(TokenSerializer, request)
         return Response({"valid": True, "token_type": services.token_verify(token=data["token"])})
 
+    @extend_schema(
+        operation_id="auth_refresh",
+        request=RefreshSerializer,
+        responses={200: TokenPairSerializer, **errors(400, 401, 429, 503)},
+    )
     @action(detail=False, methods=["post"])
     def refresh(self, request):
         rate_limit(request, group="refresh-ip")
@@ -63,9 +95,22 @@ class AuthViewSet(viewsets.ViewSet):
         return Response(services.token_refresh(refresh=data["refresh"]))
 
 
+SIGNED_OUT = OpenApiResponse(description="Signed out; the tokens are dead.")
+
+
+@extend_schema(tags=["auth"])
 class AccountViewSet(viewsets.ViewSet):
     """The signed-in user's own account and sessions."""
 
+    @extend_schema(
+        methods=["GET"], operation_id="auth_profile", responses={200: UserSerializer, **errors(401)}
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        operation_id="auth_delete_account",
+        request=PasswordSerializer,
+        responses={204: OpenApiResponse(description="The account is gone."), **errors(400, 401)},
+    )
     @action(detail=False, methods=["get", "delete"])
     def profile(self, request):
         if request.method == "DELETE":
@@ -74,17 +119,26 @@ class AccountViewSet(viewsets.ViewSet):
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(UserSerializer(request.user).data)
 
+    @extend_schema(
+        operation_id="auth_logout", request=RefreshSerializer, responses={205: SIGNED_OUT, **errors(400, 401)}
+    )
     @action(detail=False, methods=["post"])
     def logout(self, request):
         data = _validated(RefreshSerializer, request)
         services.token_family_revoke(user=request.user, refresh=data["refresh"])
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
+    @extend_schema(operation_id="auth_logout_all", request=None, responses={205: SIGNED_OUT, **errors(401)})
     @action(detail=False, methods=["post"], url_path="logout-all")
     def logout_all(self, request):
         services.token_families_revoke(user=request.user)
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
+    @extend_schema(
+        operation_id="auth_change_password",
+        request=PasswordChangeSerializer,
+        responses={200: TokenPairSerializer, **errors(400, 401)},
+    )
     @action(detail=False, methods=["post"])
     def password(self, request):
         data = _validated(PasswordChangeSerializer, request)

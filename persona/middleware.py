@@ -12,12 +12,15 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp with two policies: the API's `default-src 'none'` everywhere, and
-    ADMIN_CONTENT_SECURITY_POLICY on the admin's pages, which load scripts and styles."""
+    PAGES_CONTENT_SECURITY_POLICY on the HTML pages (admin, API docs), which load
+    scripts and styles from this server."""
+
+    PAGES = ("/admin/", "/api/docs")
 
     def get_policy_parts(self, request, response, report_only=False):
         parts = super().get_policy_parts(request, response, report_only)
-        if not report_only and parts.config is None and request.path_info.startswith("/admin/"):
-            parts.config = settings.ADMIN_CONTENT_SECURITY_POLICY
+        if not report_only and parts.config is None and request.path_info.startswith(self.PAGES):
+            parts.config = settings.PAGES_CONTENT_SECURITY_POLICY
         return parts
 
 

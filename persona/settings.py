@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "csp",
     "django_ratelimit",
@@ -170,6 +172,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["persona.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "persona.views.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -185,6 +188,20 @@ SIMPLE_JWT = {
 # A refresh token replayed this soon after its rotation still gets a pair (apps double-send);
 # later it counts as stolen and its whole family is revoked.
 JWT_REFRESH_GRACE_SECONDS = env_int("JWT_REFRESH_GRACE_SECONDS", 10)
+
+# OpenAPI schema at /api/schema, docs at /api/docs; the docs page's assets come from the
+# sidecar package, so it works offline.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Persona Backend API",
+    "DESCRIPTION": "Accounts, device sync status, encrypted backups and AI prompt templates "
+    "for the Persona mobile app.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # Rate limits (django-ratelimit syntax: count/period, e.g. "10/m", "5/15m", "100/h").
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
@@ -232,8 +249,8 @@ CSRF_COOKIE_SECURE = not DEBUG
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
-# The API serves JSON only: nothing may load from its responses. The admin's pages get
-# what they need from this server (persona.middleware applies ADMIN_CONTENT_SECURITY_POLICY).
+# The API serves JSON only: nothing may load from its responses. The HTML pages (admin and
+# API docs) get what they need from this server (see persona.middleware).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'none'"],
@@ -242,7 +259,7 @@ CONTENT_SECURITY_POLICY = {
         "form-action": ["'none'"],
     }
 }
-ADMIN_CONTENT_SECURITY_POLICY = {
+PAGES_CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
     "img-src": ["'self'", "data:"],
     "frame-ancestors": ["'none'"],

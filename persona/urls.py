@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from persona import views
 
@@ -11,6 +12,8 @@ urlpatterns = [
     path("api/sync/", include("sync.urls")),
     path("api/sync/", include("backups.urls")),
     path("api/ai/", include("ai_scripts.urls")),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on.
     re_path(r"^api/", views.api_not_found),
 ]
