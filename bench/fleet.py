@@ -1,0 +1,517 @@
+"""Fleet simulation: many devices on a flaky network converge through sync status and backups.
+
+A seeded, single-threaded simulator drives a live Persona server over HTTP. Every user has
+several devices; each device keeps a local data version and content. On each step a device
+may edit locally, go offline or come back, or sync: look at the user's devices, adopt the
+latest backup when another device is ahead, else upload a backup of its content (with an
+Idempotency-Key) and report its status. The simulated network drops requests, drops
+responses after the server processed them (the client then retries the same request),
+duplicates requests and delays them so they arrive out of order. Access tokens expire
+(run the server with a short JWT_ACCESS_SECONDS) and are refreshed mid-run.
+
+At the end the network heals, every device comes back and syncs until the fleet converges,
+and the invariants are checked; any breach makes the run fail loudly (exit code 1).
+
+    python bench/fleet.py --url http://127.0.0.1:3000 [--seed 7] [--large]
+    python bench/fleet.py --spawn            # starts its own gunicorn (see make fleet)
+"""
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+PASSWORD = "fleet simulation passphrase"
+
+
+@dataclass
+class Config:
+    seed: int = 7
+    users: int = 3
+    devices: int = 10
+    steps: int = 300
+    drop_request: float = 0.05
+    drop_response: float = 0.05
+    duplicate: float = 0.05
+    delay: float = 0.05
+    max_delay_steps: int = 20
+    retries: int = 4
+    backup_keep: int = 10
+
+    @classmethod
+    def large(cls, seed: int) -> "Config":
+        return cls(seed=seed, users=30, devices=10, steps=20_000)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: dict | None = None
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class Response:
+    status: int
+    body: object
+
+
+class ServerError(AssertionError):
+    pass
+
+
+class Http:
+    """One persistent HTTP/1.1 connection to the server; every 5xx is recorded."""
+
+    def __init__(self, base_url: str):
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.connection = None
+        self.server_errors: list[str] = []
+        self.calls = 0
+
+    def send(self, request: Request) -> Response:
+        headers = {"Content-Type": "application/json", **request.headers}
+        body = json.dumps(request.body) if request.body is not None else None
+        for attempt in range(2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.connection.request(request.method, request.path, body=body, headers=headers)
+                raw = self.connection.getresponse()
+                payload = raw.read()
+                break
+            except (ConnectionError, http.client.HTTPException):
+                self.connection.close()
+                self.connection = None
+                if attempt:
+                    raise
+        self.calls += 1
+        parsed = (
+            json.loads(payload)
+            if payload and raw.getheader("Content-Type", "").startswith("application/json")
+            else None
+        )
+        if raw.status >= 500:
+            self.server_errors.append(f"{request.method} {request.path} -> {raw.status} {payload[:200]!r}")
+        return Response(raw.status, parsed)
+
+
+class Network:
+    """Delivers requests with faults. `None` means the client saw a timeout."""
+
+    def __init__(self, http_client: Http, config: Config, rng: random.Random):
+        self.http, self.config, self.rng = http_client, config, rng
+        self.faulty = True
+        self.step = 0
+        self.delayed: list[tuple[int, Request]] = []
+        self.stats = Counter()
+
+    def call(self, request: Request) -> Response | None:
+        self.stats["requests"] += 1
+        if not self.faulty:
+            return self.http.send(request)
+        roll = self.rng.random()
+        config = self.config
+        if roll < config.drop_request:
+            self.stats["dropped_requests"] += 1
+            return None
+        roll -= config.drop_request
+        if roll < config.delay:
+            self.stats["delayed"] += 1
+            due = self.step + self.rng.randint(1, config.max_delay_steps)
+            self.delayed.append((due, request))
+            return None
+        roll -= config.delay
+        response = self.http.send(request)
+        if roll < config.duplicate:
+            self.stats["duplicated"] += 1
+            response = self.http.send(request)
+        elif roll < config.duplicate + config.drop_response:
+            self.stats["dropped_responses"] += 1
+            return None
+        return response
+
+    def tick(self, step: int):
+        """Delivers the delayed requests that are due; their answers reach nobody."""
+        self.step = step
+        due = [request for when, request in self.delayed if when <= step]
+        self.delayed = [(when, request) for when, request in self.delayed if when > step]
+        for request in due:
+            self.stats["delivered_late"] += 1
+            self.http.send(request)
+
+    def flush(self):
+        self.tick(sys.maxsize)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Device:
+    def __init__(self, sim: "Fleet", user: "User", name: str):
+        self.sim, self.user, self.name = sim, user, name
+        self.version = 0
+        self.content = ""
+        self.online = True
+        self.uploaded_version = -1  # the newest local version known to be stored as a backup
+        self.reported = None  # (version, hash) the server last accepted from this device
+        self.access = self.refresh = None
+
+    # --- requests through the network, with retries and token refresh ---
+
+    def call(self, method, path, body=None, headers=None) -> Response | None:
+        for attempt in range(self.sim.config.retries + 1):
+            if attempt:
+                self.sim.stats["retries"] += 1
+            if self.access is None and not self.sign_in():
+                continue
+            request = Request(
+                method, path, body, {**(headers or {}), "Authorization": f"Bearer {self.access}"}
+            )
+            response = self.sim.network.call(request)
+            if response is None:
+                continue
+            if response.status == 401:
+                self.refresh_tokens()
+                continue
+            return response
+        return None
+
+    def sign_in(self) -> bool:
+        body = {"email": self.user.email, "password": PASSWORD, "device_id": self.name}
+        response = self.sim.network.call(Request("POST", "/api/auth/login", body))
+        if response is None or response.status != 200:
+            return False
+        self.sim.stats["logins"] += 1
+        self.access, self.refresh = response.body["access"], response.body["refresh"]
+        return True
+
+    def refresh_tokens(self):
+        self.access = None
+        if self.refresh is None:
+            return
+        response = self.sim.network.call(Request("POST", "/api/auth/refresh", {"refresh": self.refresh}))
+        if response is not None and response.status == 200:
+            self.sim.stats["refreshes"] += 1
+            self.access, self.refresh = response.body["access"], response.body["refresh"]
+        elif response is not None and response.status == 401:
+            # Rotated away (a lost answer replayed after the grace window): sign in again.
+            self.sim.stats["refresh_rejected"] += 1
+            self.refresh = None
+
+    # --- what a device does ---
+
+    def edit(self):
+        self.version += 1
+        self.content = f"{self.user.email}|{self.name}|v{self.version}|{self.sim.rng.getrandbits(64):016x}"
+        self.user.reached = max(self.user.reached, self.version)
+        self.sim.stats["edits"] += 1
+
+    def sync(self) -> bool:
+        """One round of the sync protocol; False when the network got in the way."""
+        devices = self.call("GET", "/api/sync/status")
+        if devices is None:
+            return False
+        others = [d for d in devices.body if d["device_id"] != self.name]
+        my_hash = sha256(self.content)
+        ahead = any(d["sync_version"] > self.version for d in others)
+        diverged = any(d["sync_version"] == self.version and d["data_hash"] != my_hash for d in others)
+        if ahead or diverged:
+            return self.adopt_latest()
+        if self.version > self.uploaded_version and not self.upload():
+            return False
+        if self.reported != (self.version, my_hash):
+            return self.report()
+        return True
+
+    def adopt_latest(self) -> bool:
+        """Takes the server's latest backup when it is newer than the local data. Two devices
+        that edited the same version differently both take the latest backup's content at a
+        new version, since a version once reported cannot change its data."""
+        latest = self.call("GET", "/api/sync/backup/latest")
+        if latest is None or latest.status != 200:
+            return False
+        backup = latest.body
+        if sha256(backup["encrypted_data"]) != backup["checksum"]:
+            self.sim.breach(f"{self.name}: latest backup fails its own checksum")
+        version = backup.get("sync_version") or 0
+        if version > self.version:
+            self.version, self.content = version, backup["encrypted_data"]
+            self.uploaded_version = version
+            self.sim.stats["adoptions"] += 1
+        elif version == self.version and backup["encrypted_data"] != self.content:
+            self.version, self.content = version + 1, backup["encrypted_data"]
+            self.user.reached = max(self.user.reached, self.version)
+            self.sim.stats["conflicts_resolved"] += 1
+            return self.upload() and self.report()
+        return self.report()
+
+    def upload(self) -> bool:
+        checksum = sha256(self.content)
+        body = {
+            "encrypted_data": self.content,
+            "checksum": checksum,
+            "device_id": self.name,
+            "sync_version": self.version,
+        }
+        key = f"{self.name}-v{self.version}-{checksum[:16]}"
+        response = self.call("POST", "/api/sync/backup", body, {"Idempotency-Key": key})
+        if response is None:
+            return False
+        if response.status == 201:
+            self.user.uploads.setdefault(self.version, set()).add(checksum)
+            self.uploaded_version = self.version
+            return True
+        self.sim.stats[f"backup_{response.status}"] += 1
+        if response.status == 409:
+            return self.adopt_latest()
+        self.sim.breach(f"{self.name}: backup upload answered {response.status} {response.body}")
+        return False
+
+    def report(self) -> bool:
+        body = {"device_id": self.name, "sync_version": self.version, "data_hash": sha256(self.content)}
+        response = self.call("POST", "/api/sync/status", body)
+        if response is None:
+            return False
+        if response.status in (200, 201):
+            self.reported = (self.version, body["data_hash"])
+            return True
+        if response.status == 409:
+            self.sim.stats[f"conflict_{response.body.get('code')}"] += 1
+            stored = response.body["device"]["sync_version"]
+            if stored > self.version:
+                # A late duplicate of this device's own newer report; adopt from the backups.
+                return self.adopt_latest()
+            return self.adopt_latest() if stored == self.version else False
+        self.sim.breach(f"{self.name}: status report answered {response.status} {response.body}")
+        return False
+
+
+@dataclass
+class User:
+    email: str
+    reached: int = 0
+    uploads: dict = field(default_factory=dict)  # version -> checksums stored as backups
+    devices: list = field(default_factory=list)
+
+
+class Fleet:
+    def __init__(self, base_url: str, config: Config):
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.http = Http(base_url)
+        self.network = Network(self.http, config, self.rng)
+        self.stats = Counter()
+        self.breaches: list[str] = []
+        run = uuid.UUID(int=self.rng.getrandbits(128)).hex[:8]
+        self.users = [User(email=f"fleet-{run}-{index}@example.com") for index in range(config.users)]
+        for user in self.users:
+            user.devices = [
+                Device(self, user, f"{user.email.split('@')[0]}-d{d}") for d in range(config.devices)
+            ]
+
+    def breach(self, message: str):
+        self.breaches.append(message)
+
+    def run(self) -> dict:
+        started = time.monotonic()
+        for user in self.users:
+            response = self.http.send(
+                Request("POST", "/api/auth/register", {"email": user.email, "password": PASSWORD})
+            )
+            if response.status != 201:
+                raise SystemExit(f"cannot register {user.email}: {response.status} {response.body}")
+        devices = [device for user in self.users for device in user.devices]
+        for step in range(self.config.steps):
+            self.network.tick(step)
+            device = self.rng.choice(devices)
+            self.act(device)
+        chaos_seconds = time.monotonic() - started
+        self.network.flush()
+        self.network.faulty = False
+        converged_in = self.converge()
+        self.check_invariants()
+        return self.summary(chaos_seconds, converged_in, time.monotonic() - started)
+
+    def act(self, device: Device):
+        roll = self.rng.random()
+        if not device.online:
+            if roll < 0.3:
+                device.online = True
+                self.stats["came_back"] += 1
+            return
+        if roll < 0.08:
+            device.online = False
+            self.stats["went_offline"] += 1
+        elif roll < 0.40:
+            device.edit()
+        elif not device.sync():
+            self.stats["sync_interrupted"] += 1
+
+    def converge(self) -> int:
+        """With the network healed, every device syncs until all agree; returns the rounds."""
+        for device in (d for user in self.users for d in user.devices):
+            device.online = True
+        for round_number in range(1, 20):
+            for user in self.users:
+                for device in user.devices:
+                    if not device.sync():
+                        self.breach(f"{device.name}: sync failed on a healed network")
+            if all(self.user_converged(user) for user in self.users):
+                return round_number
+        self.breach("the fleet did not converge in 19 rounds on a healed network")
+        return -1
+
+    def user_converged(self, user: User) -> bool:
+        versions = {(device.version, device.content) for device in user.devices}
+        return len(versions) == 1
+
+    def check_invariants(self):
+        self.stats["invariants_checked"] = 0
+        if self.http.server_errors:
+            self.breach(f"{len(self.http.server_errors)} server errors, first: {self.http.server_errors[0]}")
+        self.stats["invariants_checked"] += 1
+        for user in self.users:
+            self.check_user(user)
+
+    def check_user(self, user: User):
+        device = user.devices[0]
+        latest = device.call("GET", "/api/sync/backup/latest")
+        backups = device.call("GET", "/api/sync/backup")
+        rows = device.call("GET", "/api/sync/status")
+        profile = device.call("GET", "/api/auth/profile")
+        latest, backups, rows, profile = latest.body, backups.body, rows.body, profile.body
+        name = user.email
+        checks = {
+            "newest version recoverable": (latest.get("sync_version") or 0) >= user.reached,
+            "latest backup is what a device uploaded": sha256(latest["encrypted_data"])
+            in user.uploads.get(latest.get("sync_version"), set()),
+            "latest backup checksum": sha256(latest["encrypted_data"]) == latest["checksum"],
+            "no duplicate backups": len({(b["device_id"], b["sync_version"], b["checksum"]) for b in backups})
+            == len(backups),
+            f"at most {self.config.backup_keep} backups": len(backups) <= self.config.backup_keep,
+            "every device on the newest version": all(
+                d.version == latest.get("sync_version") and d.content == latest["encrypted_data"]
+                for d in user.devices
+            ),
+            "device_count matches the active devices": profile["device_count"]
+            == sum(1 for row in rows if row["is_active"])
+            == len(user.devices),
+            "last_sync is the last accepted report": profile["last_sync"]
+            == max(row["synced_at"] for row in rows),
+        }
+        for check, held in checks.items():
+            self.stats["invariants_checked"] += 1
+            if not held:
+                self.breach(f"{name}: {check}")
+
+    def summary(self, chaos_seconds, converged_in, total_seconds) -> dict:
+        return {
+            "seed": self.config.seed,
+            "users": self.config.users,
+            "devices": self.config.users * self.config.devices,
+            "steps": self.config.steps,
+            "http_calls": self.http.calls,
+            "network": dict(self.network.stats),
+            "events": dict(self.stats),
+            "server_errors": len(self.http.server_errors),
+            "convergence_rounds": converged_in,
+            "chaos_seconds": round(chaos_seconds, 2),
+            "total_seconds": round(total_seconds, 2),
+            "breaches": self.breaches,
+        }
+
+
+SERVER_ENV = {
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "0",
+    # Short-lived access tokens, so they expire and get refreshed mid-run.
+    "JWT_ACCESS_SECONDS": "3",
+    # Every simulated device signs in from 127.0.0.1.
+    "RATELIMIT_ENABLE": "0",
+    "WEB_CONCURRENCY": "1",
+}
+
+
+@contextlib.contextmanager
+def spawned_server():
+    """gunicorn on a free loopback port with production settings: on DATABASE_URL when it is
+    set (PostgreSQL), else on a fresh SQLite file. Yields the base URL."""
+    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as scratch, socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        env = {
+            **os.environ,
+            **SERVER_ENV,
+            "PORT": str(port),
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "JWT_SECRET": secrets.token_urlsafe(50),
+        }
+        env.setdefault("DATABASE_URL", f"sqlite:///{scratch}/fleet.sqlite3")
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=project, env=env, check=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
+            cwd=project,
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                with contextlib.suppress(OSError):
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                time.sleep(0.1)
+            yield base_url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--url", default="http://127.0.0.1:3000", help="a running server")
+    where.add_argument("--spawn", action="store_true", help="start a gunicorn of this checkout")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--large", action="store_true", help="hundreds of devices, tens of thousands of steps"
+    )
+    parser.add_argument("--steps", type=int)
+    args = parser.parse_args(argv)
+    config = Config.large(args.seed) if args.large else Config(seed=args.seed)
+    if args.steps:
+        config.steps = args.steps
+    if args.spawn:
+        with spawned_server() as base_url:
+            result = Fleet(base_url, config).run()
+    else:
+        result = Fleet(args.url, config).run()
+    print(json.dumps(result, indent=2))
+    return 1 if result["breaches"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
