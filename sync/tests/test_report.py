@@ -107,7 +107,7 @@ def test_a_report_from_a_deactivated_device_reactivates_it(alice_client, alice, 
     assert (alice.device_count, alice.last_sync) == (1, device.synced_at)
 
 
-def test_repeating_the_stored_report_reactivates_a_deactivated_device(alice_client, alice, report, add_device):
+def test_repeating_the_stored_report_reactivates_the_device(alice_client, alice, report, add_device):
     device = add_device(alice, sync_version=7, data_hash="seven")
     alice_client.delete(f"{URL}/phone")
 
