@@ -14,15 +14,16 @@ def test_the_first_report_creates_the_device(alice_client, alice, report):
 
     assert response.status_code == 201
     device = UserSyncStatus.objects.get()
-    assert (device.user, device.device_id, device.sync_version, device.data_hash, device.is_active) == (
-        alice,
-        "phone",
-        3,
-        "abc",
-        True,
-    )
-    assert response.json() == row(device)
-    assert device.last_sync_timestamp is None
+    assert response.json() == {
+        "device_id": "phone",
+        "sync_version": 3,
+        "data_hash": "abc",
+        "last_sync_timestamp": None,
+        "synced_at": iso(device.synced_at),
+        "is_active": True,
+    }
+    assert (device.user, device.device_id, device.sync_version) == (alice, "phone", 3)
+    assert (device.data_hash, device.is_active, device.last_sync_timestamp) == ("abc", True, None)
     alice.refresh_from_db()
     assert (alice.device_count, alice.last_sync) == (1, device.synced_at)
 
@@ -93,9 +94,7 @@ def test_the_same_version_with_other_data_is_a_conflict(alice_client, alice, rep
 
 def test_a_report_from_a_deactivated_device_reactivates_it(alice_client, alice, report, add_device):
     device = add_device(alice, sync_version=1)
-    UserSyncStatus.objects.filter(pk=device.pk).update(is_active=False)
-    alice.device_count = 0
-    alice.save(update_fields=["device_count"])
+    alice_client.delete(f"{URL}/phone")
 
     response = report(alice_client, sync_version=2, data_hash="back")
 
@@ -259,3 +258,10 @@ def test_reactivating_stays_within_four_queries(alice_client, alice, report, add
 
     assert response.status_code == 200
     assert len(statements) <= 4, statements
+
+
+def test_the_devices_timestamp_may_be_null(alice_client, report):
+    response = report(alice_client, last_sync_timestamp=None)
+
+    assert response.status_code == 201
+    assert UserSyncStatus.objects.get().last_sync_timestamp is None
