@@ -1,0 +1,51 @@
+from datetime import timedelta
+
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from rest_framework import serializers
+
+from sync.models import MAX_SYNC_VERSION, UserSyncStatus
+
+# Device clocks drift, but a claim further ahead than this is a broken clock or a bug.
+MAX_CLOCK_AHEAD = timedelta(days=1)
+
+
+class SyncStatusSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserSyncStatus
+        fields = ["device_id", "sync_version", "data_hash", "last_sync_timestamp", "synced_at", "is_active"]
+        read_only_fields = fields
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF's CharField would quietly turn numbers into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes "7", 7.0 and true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SyncReportSerializer(serializers.Serializer):
+    device_id = StrictCharField(
+        max_length=255,
+        # The device is addressed as /api/sync/status/<device_id>.
+        validators=[RegexValidator(r"/", inverse_match=True, message="A device id cannot contain '/'.")],
+    )
+    sync_version = StrictIntegerField(min_value=0, max_value=MAX_SYNC_VERSION)
+    data_hash = StrictCharField(max_length=255)
+    last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_last_sync_timestamp(self, value):
+        if value is not None and value > timezone.now() + MAX_CLOCK_AHEAD:
+            raise serializers.ValidationError("This timestamp is more than a day in the future.")
+        return value
