@@ -3,6 +3,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.forms.fields import InvalidJSONInput
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -62,6 +63,9 @@ class AIScriptVersionInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     @admin.display(description="Content")
@@ -126,10 +130,8 @@ class AIScriptAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             services.script_restore(record=record, changed_by=request.user)
-            self.message_user(
-                request,
-                f"Restored {record.script} to version {record.version} of {record.changed_at:%Y-%m-%d %H:%M}.",
-            )
+            saved = f"{record.changed_at:%Y-%m-%d %H:%M}"
+            self.message_user(request, f"Restored {record.script} to version {record.version} of {saved}.")
             return redirect("admin:ai_scripts_aiscript_change", script_id)
         context = {
             **self.admin_site.each_context(request),
@@ -147,3 +149,5 @@ class AIServiceAdmin(admin.ModelAdmin):
     list_filter = ["enabled"]
     search_fields = ["name"]
     fields = ["name", "health_url", "timeout_seconds", "enabled"]
+    # A URL typed without a scheme is most likely an https endpoint.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

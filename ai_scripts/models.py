@@ -85,7 +85,7 @@ class AIService(models.Model):
     health_url = models.URLField(
         max_length=500,
         validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Probed with GET; any 2xx answer counts as up. May contain a key: it is never shown to clients.",
+        help_text="Probed with GET; any 2xx answer counts as up. It may hold a key: clients never see it.",
     )
     timeout_seconds = models.FloatField(default=2.0, help_text="Between 0.1 and 10 seconds.")
     enabled = models.BooleanField(default=True)
