@@ -49,6 +49,7 @@ def script_save(*, script: AIScript, changed_by: User | None = None) -> bool:
     """Creates or updates the script and records its new state; False when nothing changed."""
     with transaction.atomic():
         if script._state.adding:
+            script.created_at = script.updated_at = timezone.now()
             script.save(force_insert=True)
         else:
             stored = AIScript.objects.select_for_update().get(pk=script.pk)
