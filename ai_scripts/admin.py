@@ -59,6 +59,12 @@ class AIScriptVersionInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("changed_by")
 
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see or edit a script may see its history.
+        return request.user.has_perm("ai_scripts.view_aiscript") or request.user.has_perm(
+            "ai_scripts.change_aiscript"
+        )
+
     def has_add_permission(self, request, obj=None):
         return False
 

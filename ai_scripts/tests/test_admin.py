@@ -1,7 +1,10 @@
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 
+from accounts.models import User
+from ai_scripts import services
 from ai_scripts.models import AIScript, AIScriptVersion, AIService
 
 CHANGELIST = "/admin/ai_scripts/aiscript/"
@@ -306,6 +309,51 @@ def test_a_version_of_another_script_cannot_be_restored(staff_client, make_scrip
     assert response.status_code == 404
     script.refresh_from_db()
     assert script.version == "1.0"
+
+
+@pytest.fixture
+def editor_client(client, db):
+    """Staff who may only view and change scripts, as an editor would be set up."""
+    editor = User.objects.create_user(email="editor@example.com", is_staff=True)
+    editor.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="ai_scripts", codename__in=["view_aiscript", "change_aiscript"]
+        )
+    )
+    client.force_login(editor)
+    return client
+
+
+def test_editors_see_the_history_and_can_restore(editor_client, make_script, committed):
+    script = make_script("greeting", version="1.0")
+    with committed():
+        editor_client.post(change_url(script), form_data(version="2.0"))
+    first = AIScriptVersion.objects.get(version="1.0")
+
+    page = editor_client.get(change_url(script))
+    response = editor_client.post(f"{CHANGELIST}{script.pk}/restore/{first.pk}/")
+
+    assert page.status_code == 200
+    assert f"{CHANGELIST}{script.pk}/restore/{first.pk}/".encode() in page.content
+    assert response.status_code == 302
+    script.refresh_from_db()
+    assert script.version == "1.0"
+
+
+def test_staff_who_may_only_view_cannot_restore(client, make_script):
+    viewer = User.objects.create_user(email="viewer@example.com", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_aiscript"))
+    client.force_login(viewer)
+    script = make_script("greeting", version="1.0")
+    script.version = "2.0"
+    services.script_save(script=script)
+    first = AIScriptVersion.objects.get(version="1.0")
+
+    response = client.post(f"{CHANGELIST}{script.pk}/restore/{first.pk}/")
+
+    assert response.status_code == 403
+    script.refresh_from_db()
+    assert script.version == "2.0"
 
 
 def test_non_staff_cannot_reach_the_admin(client, alice, make_script):
