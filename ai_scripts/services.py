@@ -179,27 +179,27 @@ def ai_services_probe(*, services: list[AIService]) -> list[dict]:
 
 
 _DOWN = {"status": "down", "latency_ms": None}
+_CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
 
 def _probe(url: str, timeout: float) -> dict:
     parts = urlsplit(url)
-    connection_class = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}.get(
-        parts.scheme
-    )
-    if connection_class is None or not parts.hostname:
+    if parts.scheme not in _CONNECTIONS or not parts.hostname:
         return _DOWN
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     started = time.monotonic()
-    connection = connection_class(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.request("GET", target, headers={"User-Agent": "persona-health-check"})
-        status = connection.getresponse().status
+        # parts.port is parsed here: a malformed port is a ValueError, so a down service.
+        connection = _CONNECTIONS[parts.scheme](parts.hostname, parts.port, timeout=timeout)
+        try:
+            connection.request("GET", target, headers={"User-Agent": "persona-health-check"})
+            status = connection.getresponse().status
+        finally:
+            connection.close()
     except (OSError, http.client.HTTPException, ValueError) as error:
         # Only the host goes to the log: the URL's path or query may hold a key.
         logger.info("AI service probe to %s failed: %s", parts.hostname, type(error).__name__)
         return _DOWN
-    finally:
-        connection.close()
     latency_ms = round((time.monotonic() - started) * 1000)
     return {"status": "up" if 200 <= status < 300 else "down", "latency_ms": latency_ms}
 

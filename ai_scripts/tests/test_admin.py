@@ -406,3 +406,11 @@ def test_the_service_admin_refuses_bad_values(staff_client, overrides, field):
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == [field]
     assert AIService.objects.count() == 0
+
+
+def test_the_admin_pages_render(staff_client, make_script):
+    make_script("greeting")
+    AIService.objects.create(name="chat", health_url="http://127.0.0.1/health")
+
+    for url in [f"{CHANGELIST}add/", "/admin/ai_scripts/aiservice/", "/admin/ai_scripts/aiservice/add/"]:
+        assert staff_client.get(url).status_code == 200

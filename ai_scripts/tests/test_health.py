@@ -161,3 +161,13 @@ def test_it_needs_no_token_and_ignores_a_bad_one(api_client, db):
 
 def test_it_is_read_only(api_client, db):
     assert api_client.post(URL, {}, format="json").status_code == 405
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/health", "http://127.0.0.1:99999/health", "http:///nohost"])
+def test_a_malformed_url_saved_past_validation_is_down(api_client, db, url):
+    AIService.objects.create(name="odd", health_url=url, timeout_seconds=0.2)
+
+    response = api_client.get(URL)
+
+    assert response.status_code == 503
+    assert response.json()["services"] == [{"name": "odd", "status": "down", "latency_ms": None}]
