@@ -135,9 +135,15 @@ class AIScriptAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, record.script):
             raise PermissionDenied
         if request.method == "POST":
-            services.script_restore(record=record, changed_by=request.user)
             saved = f"{record.changed_at:%Y-%m-%d %H:%M}"
-            self.message_user(request, f"Restored {record.script} to version {record.version} of {saved}.")
+            if services.script_restore(record=record, changed_by=request.user):
+                self.message_user(
+                    request, f"Restored {record.script} to version {record.version} of {saved}."
+                )
+            else:
+                self.message_user(
+                    request, f"{record.script} already holds version {record.version} of {saved}."
+                )
             return redirect("admin:ai_scripts_aiscript_change", script_id)
         context = {
             **self.admin_site.each_context(request),

@@ -80,13 +80,13 @@ def scripts_set_active(
     return len(changing)
 
 
-def script_restore(*, record: AIScriptVersion, changed_by: User | None = None) -> AIScript:
-    """Brings back a recorded version and content; whether the script is active stays as it is."""
+def script_restore(*, record: AIScriptVersion, changed_by: User | None = None) -> bool:
+    """Brings back a recorded version and content (whether the script is active stays as it
+    is); False when the script already holds them."""
     with transaction.atomic():
         script = AIScript.objects.select_for_update().get(pk=record.script_id)
         script.version, script.script_content = record.version, record.script_content
-        script_save(script=script, changed_by=changed_by)
-    return script
+        return script_save(script=script, changed_by=changed_by)
 
 
 def scripts_delete(*, scripts: QuerySet[AIScript]) -> None:
@@ -97,7 +97,7 @@ def scripts_delete(*, scripts: QuerySet[AIScript]) -> None:
         _stamp_replace_on_commit()
 
 
-@dataclass(frozen=True)
+@dataclass
 class ImportResult:
     created: list[str]
     updated: list[str]

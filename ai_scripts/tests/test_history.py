@@ -65,10 +65,19 @@ def test_restoring_brings_back_a_version_and_records_it(make_script, alice):
     restored = services.script_restore(record=first, changed_by=alice)
 
     script.refresh_from_db()
-    assert restored == script
+    assert restored is True
     assert (script.version, script.script_content) == ("1.0", {"system": "First."})
     assert history(script)[0] == ("1.0", {"system": "First."}, True)
     assert AIScriptVersion.objects.filter(script=script).first().changed_by == alice
+
+
+def test_restoring_the_current_state_records_nothing(make_script):
+    script = make_script("greeting")
+
+    assert services.script_restore(record=AIScriptVersion.objects.get()) is False
+
+    assert AIScriptVersion.objects.count() == 1
+    assert AIScript.objects.values_list("updated_at", flat=True).get() == script.updated_at
 
 
 def test_the_history_outlives_the_user_who_made_it(make_script, alice):
