@@ -1,0 +1,90 @@
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from accounts.models import User
+from ai_scripts import services
+from ai_scripts.models import AIScript
+from persona.testing import PASSWORD
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Runs what a block's transactions left for after commit (the stamp change), as production
+    would once they commit; the test's own wrapping transaction never commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def make_script(db, committed):
+    def make(script_name="greeting", version="1.0", script_content=None, is_active=True):
+        script = AIScript(
+            script_name=script_name,
+            version=version,
+            script_content={"system": f"You are {script_name}."}
+            if script_content is None
+            else script_content,
+            is_active=is_active,
+        )
+        with committed():
+            services.script_save(script=script)
+        return script
+
+    return make
+
+
+@pytest.fixture
+def staff(db):
+    return User.objects.create_superuser(email="staff@example.com", password=PASSWORD)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+class _UpstreamHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.hits += 1
+        time.sleep(self.server.delay)
+        self.send_response(self.server.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        pass
+
+
+class Upstream(ThreadingHTTPServer):
+    """A real AI service stand-in on 127.0.0.1 answering `status` after `delay` seconds."""
+
+    daemon_threads = True
+
+    def __init__(self, *, status: int, delay: float):
+        super().__init__(("127.0.0.1", 0), _UpstreamHandler)
+        self.status, self.delay, self.hits = status, delay, 0
+        self.url = f"http://127.0.0.1:{self.server_port}/health?key=s3cret-key"
+
+    def handle_error(self, request, client_address):
+        # The slow upstream writes to a probe that has already given up: expected, not news.
+        pass
+
+
+@pytest.fixture
+def upstream():
+    """Starts real HTTP servers on loopback; all are stopped after the test."""
+    started = []
+
+    def start(*, status=200, delay=0.0) -> Upstream:
+        server = Upstream(status=status, delay=delay)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()

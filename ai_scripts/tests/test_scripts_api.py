@@ -1,0 +1,207 @@
+import re
+
+import pytest
+from django.core.cache import cache
+
+from ai_scripts import services
+from ai_scripts.models import AIScript
+from ai_scripts.serializers import AIScriptSerializer
+
+URL = "/api/ai/scripts"
+
+
+def iso(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_it_lists_the_active_scripts_by_name(alice_client, make_script):
+    zeta = make_script("zeta", version="2.0", script_content={"system": "z", "temperature": 0.2})
+    alpha = make_script("alpha", version="1.0")
+    make_script("hidden", is_active=False)
+
+    response = alice_client.get(URL)
+
+    assert response.status_code == 200
+    assert response.json() == [
+        {
+            "script_name": "alpha",
+            "version": "1.0",
+            "script_content": {"system": "You are alpha."},
+            "updated_at": iso(alpha.updated_at),
+        },
+        {
+            "script_name": "zeta",
+            "version": "2.0",
+            "script_content": {"system": "z", "temperature": 0.2},
+            "updated_at": iso(zeta.updated_at),
+        },
+    ]
+    assert re.fullmatch(r'"[0-9a-f]{64}"', response["ETag"])
+    assert response["Cache-Control"] == "private, no-cache"
+
+
+def test_it_serves_an_empty_list(alice_client, db):
+    response = alice_client.get(URL)
+
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_it_needs_a_token(api_client, make_script):
+    response = api_client.get(URL)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_it_answers_304_without_a_body_when_the_etag_still_matches(alice_client, make_script):
+    make_script("greeting")
+    etag = alice_client.get(URL)["ETag"]
+
+    response = alice_client.get(URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+    assert response.content == b""
+    assert response["ETag"] == etag
+
+
+def test_it_accepts_a_weak_or_listed_etag(alice_client, make_script):
+    make_script("greeting")
+    etag = alice_client.get(URL)["ETag"]
+
+    assert alice_client.get(URL, HTTP_IF_NONE_MATCH=f"W/{etag}").status_code == 304
+    assert alice_client.get(URL, HTTP_IF_NONE_MATCH=f'"other", {etag}').status_code == 304
+    assert alice_client.get(URL, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+
+def test_the_etag_is_the_same_for_every_user(alice_client, bob_client, make_script):
+    make_script("greeting")
+
+    assert alice_client.get(URL)["ETag"] == bob_client.get(URL)["ETag"]
+
+
+def test_a_200_costs_two_queries_with_authentication(
+    alice_client, make_script, django_assert_max_num_queries
+):
+    make_script("one")
+    make_script("two")
+
+    with django_assert_max_num_queries(2):
+        response = alice_client.get(URL)
+
+    assert response.status_code == 200
+    assert len(response.json()) == 2
+
+
+def test_a_304_costs_only_the_authentication_query_and_no_serializing(
+    alice_client, make_script, django_assert_max_num_queries, monkeypatch
+):
+    make_script("greeting")
+    etag = alice_client.get(URL)["ETag"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a 304 must not serialize the scripts")
+
+    monkeypatch.setattr(AIScriptSerializer, "to_representation", refuse)
+    with django_assert_max_num_queries(1):
+        response = alice_client.get(URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+
+
+def test_it_recomputes_the_etag_when_the_cache_lost_it(alice_client, make_script):
+    make_script("greeting")
+    etag = alice_client.get(URL)["ETag"]
+    cache.clear()
+
+    response = alice_client.get(URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 304
+    assert response["ETag"] == etag
+
+
+def test_a_change_changes_the_etag_at_once(alice_client, make_script, committed):
+    script = make_script("greeting")
+    etag = alice_client.get(URL)["ETag"]
+
+    script.script_content = {"system": "You are kinder now."}
+    with committed():
+        services.script_save(script=script)
+    response = alice_client.get(URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 200
+    assert response["ETag"] != etag
+    assert response.json()[0]["script_content"] == {"system": "You are kinder now."}
+
+
+def test_a_deactivation_changes_the_etag_at_once(alice_client, make_script, committed):
+    make_script("greeting")
+    make_script("other")
+    etag = alice_client.get(URL)["ETag"]
+
+    with committed():
+        services.scripts_set_active(scripts=AIScript.objects.filter(script_name="greeting"), is_active=False)
+    response = alice_client.get(URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 200
+    assert [script["script_name"] for script in response.json()] == ["other"]
+
+
+def test_it_shows_one_active_script_with_its_etag(alice_client, make_script):
+    script = make_script("greeting", version="3.1")
+
+    response = alice_client.get(f"{URL}/greeting")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "script_name": "greeting",
+        "version": "3.1",
+        "script_content": {"system": "You are greeting."},
+        "updated_at": iso(script.updated_at),
+    }
+    assert alice_client.get(f"{URL}/greeting", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+
+def test_one_script_has_its_own_etag(alice_client, make_script):
+    make_script("greeting")
+
+    assert alice_client.get(f"{URL}/greeting")["ETag"] != alice_client.get(URL)["ETag"]
+
+
+@pytest.mark.parametrize("name", ["missing", "hidden", "not.a.slug"])
+def test_an_unknown_or_inactive_script_is_404(alice_client, make_script, name):
+    make_script("hidden", is_active=False)
+
+    response = alice_client.get(f"{URL}/{name}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_an_inactive_script_is_404_even_for_an_etag_it_had(alice_client, make_script, committed):
+    make_script("greeting")
+    etag = alice_client.get(f"{URL}/greeting")["ETag"]
+
+    with committed():
+        services.scripts_set_active(scripts=AIScript.objects.all(), is_active=False)
+    response = alice_client.get(f"{URL}/greeting", HTTP_IF_NONE_MATCH=etag)
+
+    assert response.status_code == 404
+
+
+def test_one_script_needs_a_token(api_client, make_script):
+    make_script("greeting")
+
+    assert api_client.get(f"{URL}/greeting").status_code == 401
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", [URL, f"{URL}/greeting"])
+def test_it_is_read_only(alice_client, make_script, method, path):
+    script = make_script("greeting")
+
+    response = getattr(alice_client, method)(path, {"script_name": "x", "version": "9"}, format="json")
+
+    assert response.status_code == 405
+    assert AIScript.objects.get() == script
+    assert AIScript.objects.values_list("version", flat=True).get() == "1.0"

@@ -1,0 +1,83 @@
+import hashlib
+
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.http import parse_etags
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from ai_scripts import services
+from ai_scripts.models import AIScript
+from ai_scripts.serializers import AIScriptSerializer
+
+# ETags are cached per scripts stamp; a change moves the stamp, so old entries are only
+# kept this long to be tidied away.
+ETAG_CACHE_SECONDS = 24 * 60 * 60
+
+
+class AIScriptViewSet(viewsets.ViewSet):
+    """The active prompt templates, read-only, with ETags so that the app revalidates for free."""
+
+    lookup_field = "script_name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
+
+    def list(self, request):
+        def body():
+            scripts = AIScript.objects.filter(is_active=True).order_by("script_name")
+            return AIScriptSerializer(scripts, many=True).data
+
+        return _conditional_json(request, name="list", body=body)
+
+    def retrieve(self, request, script_name):
+        def body():
+            script = AIScript.objects.filter(is_active=True, script_name=script_name).first()
+            if script is None:
+                raise NotFound()
+            return AIScriptSerializer(script).data
+
+        return _conditional_json(request, name=f"script:{script_name}", body=body)
+
+
+class AIHealthViewSet(viewsets.ViewSet):
+    """Public: how the AI services are doing. Never shows a service's URL."""
+
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
+
+    def list(self, request):
+        report = services.ai_health_report()
+        return Response(report, status=503 if report["status"] == "down" else 200)
+
+
+def _conditional_json(request, *, name: str, body) -> HttpResponse:
+    """The JSON of body() with a strong ETag, or 304 when If-None-Match holds that ETag.
+
+    The ETag of the current scripts stamp comes from the cache, so a matching request is
+    answered without a query and without serializing anything.
+    """
+    etag_key = f"ai_scripts:etag:{services.scripts_stamp()}:{name}"
+    etag = cache.get(etag_key)
+    if etag is None or not _matches(request, etag):
+        content = JSONRenderer().render(body())
+        etag = f'"{hashlib.sha256(content).hexdigest()}"'
+        cache.set(etag_key, etag, timeout=ETAG_CACHE_SECONDS)
+        if not _matches(request, etag):
+            response = HttpResponse(content, content_type="application/json")
+            return _with_validators(response, etag)
+    return _with_validators(HttpResponseNotModified(), etag)
+
+
+def _matches(request, etag: str) -> bool:
+    # If-None-Match compares weakly (RFC 9110), so a W/ prefix added by a proxy still matches.
+    wanted = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
+    return "*" in wanted or etag in wanted
+
+
+def _with_validators(response: HttpResponse, etag: str) -> HttpResponse:
+    response["ETag"] = etag
+    # Every use must revalidate: a change in the admin shows up on the next request.
+    response["Cache-Control"] = "private, no-cache"
+    return response
