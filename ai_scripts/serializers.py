@@ -17,3 +17,17 @@ class AIScriptImportSerializer(serializers.Serializer):
     version = serializers.CharField(max_length=20)
     script_content = serializers.JSONField(validators=[validate_script_content])
     is_active = serializers.BooleanField(required=False)
+
+
+class AIServiceHealthSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=["up", "down"])
+    latency_ms = serializers.IntegerField(allow_null=True)
+
+
+class AIHealthSerializer(serializers.Serializer):
+    """The shape of GET /api/ai/health, for the API schema."""
+
+    status = serializers.ChoiceField(choices=["ok", "degraded", "down"])
+    services = AIServiceHealthSerializer(many=True)
+    active_scripts = serializers.IntegerField()

@@ -3,6 +3,8 @@ import hashlib
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -11,13 +13,36 @@ from rest_framework.response import Response
 
 from ai_scripts import services
 from ai_scripts.models import AIScript
-from ai_scripts.serializers import AIScriptSerializer
+from ai_scripts.serializers import AIHealthSerializer, AIScriptSerializer
+from persona.schema import errors
 
 # ETags are cached per scripts stamp; a change moves the stamp, so old entries are only
 # kept this long to be tidied away.
 ETAG_CACHE_SECONDS = 24 * 60 * 60
 
 
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag of a copy the app holds; when it is still current the answer is 304.",
+)
+NOT_MODIFIED = OpenApiResponse(description="Not modified: the app's copy (If-None-Match) is current.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="ai_scripts_list",
+        parameters=[IF_NONE_MATCH],
+        responses={200: AIScriptSerializer(many=True), 304: NOT_MODIFIED, **errors(401)},
+    ),
+    retrieve=extend_schema(
+        operation_id="ai_script_retrieve",
+        parameters=[IF_NONE_MATCH],
+        responses={200: AIScriptSerializer, 304: NOT_MODIFIED, **errors(401, 404)},
+    ),
+)
+@extend_schema(tags=["ai"])
 class AIScriptViewSet(viewsets.ViewSet):
     """The active prompt templates, read-only, with ETags so that the app revalidates for free."""
 
@@ -41,6 +66,16 @@ class AIScriptViewSet(viewsets.ViewSet):
         return _conditional_json(request, name=f"script:{script_name}", body=body)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="ai_health",
+        responses={
+            200: AIHealthSerializer,
+            503: OpenApiResponse(AIHealthSerializer, description="Every enabled AI service is down."),
+        },
+    )
+)
+@extend_schema(tags=["ai"])
 class AIHealthViewSet(viewsets.ViewSet):
     """Public: how the AI services are doing. Never shows a service's URL."""
 

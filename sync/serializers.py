@@ -49,3 +49,11 @@ class SyncReportSerializer(serializers.Serializer):
         if value is not None and value > timezone.now() + MAX_CLOCK_AHEAD:
             raise serializers.ValidationError("This timestamp is more than a day in the future.")
         return value
+
+
+class SyncConflictSerializer(serializers.Serializer):
+    """The shape of a 409 from POST /api/sync/status, for the API schema."""
+
+    detail = serializers.CharField()
+    code = serializers.ChoiceField(choices=["stale_version", "sync_conflict"])
+    device = SyncStatusSerializer()

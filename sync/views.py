@@ -1,11 +1,38 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from persona.schema import errors
 from sync import services
-from sync.serializers import SyncReportSerializer, SyncStatusSerializer
+from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncStatusSerializer
 
 
+@extend_schema_view(
+    create=extend_schema(
+        operation_id="sync_status_report",
+        request=SyncReportSerializer,
+        responses={
+            200: OpenApiResponse(SyncStatusSerializer, description="Stored, or an idempotent retry."),
+            201: OpenApiResponse(SyncStatusSerializer, description="The device's first report."),
+            409: OpenApiResponse(
+                SyncConflictSerializer, description="Older version, or same version with another hash."
+            ),
+            **errors(400, 401),
+        },
+    ),
+    list=extend_schema(
+        operation_id="sync_status_list", responses={200: SyncStatusSerializer(many=True), **errors(401)}
+    ),
+    retrieve=extend_schema(
+        operation_id="sync_status_retrieve", responses={200: SyncStatusSerializer, **errors(401, 404)}
+    ),
+    destroy=extend_schema(
+        operation_id="sync_status_deactivate",
+        responses={204: OpenApiResponse(description="Deactivated and signed out."), **errors(401, 404)},
+    ),
+)
+@extend_schema(tags=["sync"])
 class SyncStatusViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """The signed-in user's devices: report a device's data version, list, show, deactivate."""
 
