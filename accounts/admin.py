@@ -44,14 +44,6 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            # Only what staff changed: a full save would write back the last_sync and
-            # device_count read when the form was opened, undoing syncs made meanwhile.
-            obj.save(update_fields=[name for name in form.changed_data if name != "password"])
-        else:
-            super().save_model(request, obj, form, change)
-
     @admin.action(description="Deactivate selected users (their tokens stop working)")
     def deactivate(self, request, queryset):
         count = queryset.update(is_active=False)

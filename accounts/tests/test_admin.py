@@ -66,16 +66,3 @@ def test_non_staff_cannot_enter_the_admin(client, alice):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
-
-
-def test_saving_a_user_keeps_sync_counters_changed_meanwhile(staff_client, alice):
-    form = staff_client.get(f"/admin/accounts/user/{alice.pk}/change/").context["adminform"].form
-    data = {name: value for name, value in form.initial.items() if name in form.fields and value is not None}
-    data.update({"email": "alice@example.com", "is_active": "", "groups": [], "user_permissions": []})
-    User.objects.filter(pk=alice.pk).update(device_count=3)
-
-    response = staff_client.post(f"/admin/accounts/user/{alice.pk}/change/", data)
-
-    assert response.status_code == 302
-    alice.refresh_from_db()
-    assert (alice.is_active, alice.device_count) == (False, 3)
