@@ -16,4 +16,5 @@ def upload_body(data: str, **extra) -> dict:
 
 def selects_payload(queries) -> bool:
     """Whether any captured SELECT reads the payload column."""
-    return any("encrypted_data" in q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT"))
+    selects = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    return any("encrypted_data" in sql for sql in selects)

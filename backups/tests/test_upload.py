@@ -5,6 +5,9 @@ from django.test.utils import CaptureQueriesContext
 from backups.models import UserBackup
 from backups.tests.helpers import URL, selects_payload, sha256, upload_body
 
+BLANK = "This field may not be blank."
+NULL = "This field may not be null."
+
 
 def test_it_stores_a_verified_backup(alice_client, alice):
     data = "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
@@ -56,9 +59,9 @@ def test_it_refuses_a_checksum_that_does_not_match(alice_client):
 @pytest.mark.parametrize(
     ("body", "errors"),
     [
-        ({"encrypted_data": "", "checksum": sha256("")}, {"encrypted_data": ["This field may not be blank."]}),
+        ({"encrypted_data": "", "checksum": sha256("")}, {"encrypted_data": [BLANK]}),
         ({"checksum": sha256("x")}, {"encrypted_data": ["This field is required."]}),
-        ({"encrypted_data": None, "checksum": sha256("x")}, {"encrypted_data": ["This field may not be null."]}),
+        ({"encrypted_data": None, "checksum": sha256("x")}, {"encrypted_data": [NULL]}),
         ({"encrypted_data": 42, "checksum": sha256("42")}, {"encrypted_data": ["Not a valid string."]}),
         ({"encrypted_data": ["x"], "checksum": sha256("x")}, {"encrypted_data": ["Not a valid string."]}),
         (
