@@ -1,12 +1,13 @@
 """Reading an upload's body with a bound, whatever framing the client chose.
 
-DRF's JSONParser reads the whole request stream, and Django's DATA_UPLOAD_MAX_MEMORY_SIZE
-only guards `request.body`, so without this parser an upload would have no size limit.
+DRF hands its own JSONParser `request.body`, which Django reads whole and refuses past
+DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) with a 400, and which is empty for a chunked body.
+A parser that is not a JSONParser gets the raw stream instead and bounds it itself.
 """
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.utils import json
 
 from backups.exceptions import BackupTooLarge
@@ -31,7 +32,9 @@ def is_chunked(request) -> bool:
     )
 
 
-class BackupUploadParser(JSONParser):
+class BackupUploadParser(BaseParser):
+    media_type = "application/json"
+
     def parse(self, stream, media_type=None, parser_context=None):
         limit = body_limit()
         declared = parser_context["request"].META.get("CONTENT_LENGTH") or "0"
