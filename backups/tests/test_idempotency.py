@@ -2,7 +2,8 @@ import threading
 from uuid import UUID
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from backups import services
 from backups.models import UserBackup
@@ -97,6 +98,24 @@ def test_an_overlong_key_is_400(alice_client):
     assert response.status_code == 400
     assert response.json() == {"Idempotency-Key": ["Must be 1 to 255 characters long."]}
     assert not UserBackup.objects.exists()
+
+
+def test_the_database_refuses_a_second_backup_under_one_key(alice, bob, make_backup):
+    make_backup(alice, idempotency_key="k")
+    make_backup(bob, idempotency_key="k")
+    make_backup(alice)
+    make_backup(alice)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        UserBackup.objects.create(
+            user=alice,
+            encrypted_data="x",
+            backup_date=timezone.now(),
+            data_size=1,
+            checksum=sha256("x"),
+            idempotency_key="k",
+        )
+    assert UserBackup.objects.count() == 4
 
 
 @postgres_only

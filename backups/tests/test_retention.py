@@ -26,8 +26,9 @@ def test_an_upload_prunes_the_oldest_beyond_backup_keep(alice_client, alice, bob
     assert set(UserBackup.objects.filter(user=bob).values_list("id", flat=True)) == set(bobs)
 
 
-def test_keeping_one_keeps_the_upload_just_made(alice_client, alice, make_backup, settings):
-    settings.BACKUP_KEEP = 1
+@pytest.mark.parametrize("keep", [1, 0])
+def test_the_upload_just_made_is_never_pruned(alice_client, alice, make_backup, settings, keep):
+    settings.BACKUP_KEEP = keep
     make_backup(alice, "old")
 
     response = alice_client.post(URL, upload_body("new"), format="json")
