@@ -45,7 +45,7 @@ class BackupUploadParser(BaseParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise BackupTooLarge()
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = body.decode(encoding)
             del body  # the decoded text replaces the bytes rather than doubling them

@@ -115,6 +115,16 @@ def test_it_rejects_malformed_json(alice_client):
     assert not UserBackup.objects.exists()
 
 
+def test_it_rejects_a_body_that_is_not_utf8(alice_client):
+    body = b'{"encrypted_data": "\xff\xfe", "checksum": "' + b"0" * 64 + b'"}'
+
+    response = alice_client.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")
+    assert not UserBackup.objects.exists()
+
+
 def test_it_rejects_a_non_object_body(alice_client):
     response = alice_client.post(URL, '["x"]', content_type="application/json")
 
