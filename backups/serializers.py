@@ -1,0 +1,59 @@
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from backups.models import UserBackup
+
+METADATA_FIELDS = ["id", "backup_date", "data_size", "checksum", "device_id", "sync_version"]
+
+
+class PayloadField(serializers.Field):
+    """An opaque non-empty string, passed through untouched.
+
+    Not a CharField: its per-character surrogate check costs about a second per 10 MiB;
+    a payload that is not valid Unicode fails when the service encodes it instead.
+    """
+
+    default_error_messages = {
+        "invalid": "Not a valid string.",
+        "blank": "This field may not be blank.",
+        "null_characters": "Null characters are not allowed.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if not data:
+            self.fail("blank")
+        if "\x00" in data:
+            self.fail("null_characters")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class BackupUploadSerializer(serializers.Serializer):
+    encrypted_data = PayloadField()
+    checksum = serializers.CharField(
+        validators=[RegexValidator(r"^[0-9a-fA-F]{64}\Z", "Must be 64 hexadecimal characters (SHA-256).")]
+    )
+    device_id = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    sync_version = serializers.IntegerField(
+        min_value=0, max_value=2**63 - 1, required=False, allow_null=True, default=None
+    )
+
+
+class BackupMetadataSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UserBackup
+        fields = METADATA_FIELDS
+        read_only_fields = fields
+
+
+class BackupSerializer(serializers.ModelSerializer):
+    encrypted_data = PayloadField(read_only=True)
+
+    class Meta:
+        model = UserBackup
+        fields = [*METADATA_FIELDS, "encrypted_data"]
+        read_only_fields = fields

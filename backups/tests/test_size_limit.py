@@ -1,0 +1,244 @@
+"""BACKUP_MAX_BYTES: 413 and nothing stored, however the client frames the body.
+
+Wrong Content-Lengths and chunked bodies only exist on a real socket, so most of these
+tests talk to a live gunicorn with a 64 KiB limit.
+"""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from backups.models import UserBackup
+from backups.parsers import ENVELOPE_BYTES
+from backups.tests.helpers import URL, upload_body
+from persona.testing import PASSWORD
+
+PROJECT = Path(__file__).resolve().parents[2]
+LIVE_LIMIT = 64 * 1024
+TOO_LARGE = {
+    "detail": f"A backup may hold at most {LIVE_LIMIT} bytes ({LIVE_LIMIT / 2**20:g} MiB).",
+    "code": "backup_too_large",
+}
+
+
+@pytest.fixture
+def small_limit(settings):
+    settings.BACKUP_MAX_BYTES = LIVE_LIMIT
+
+
+def test_a_payload_of_exactly_the_limit_is_stored(alice_client, small_limit):
+    response = alice_client.post(URL, upload_body("a" * LIVE_LIMIT), format="json")
+
+    assert response.status_code == 201
+    assert UserBackup.objects.get().data_size == LIVE_LIMIT
+
+
+def test_djangos_smaller_request_body_limit_does_not_apply_to_uploads(alice_client, small_limit, settings):
+    # Django refuses bodies past DATA_UPLOAD_MAX_MEMORY_SIZE when they are read whole
+    # (`request.body`); uploads are read by their own bound, BACKUP_MAX_BYTES.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+
+    response = alice_client.post(URL, upload_body("a" * (LIVE_LIMIT // 2)), format="json")
+
+    assert response.status_code == 201
+    assert UserBackup.objects.get().data_size == LIVE_LIMIT // 2
+
+
+def test_a_payload_one_byte_over_the_limit_is_413(alice_client, small_limit):
+    response = alice_client.post(URL, upload_body("a" * (LIVE_LIMIT + 1)), format="json")
+
+    assert response.status_code == 413
+    assert response.json() == TOO_LARGE
+    assert not UserBackup.objects.exists()
+
+
+def test_the_limit_counts_utf8_bytes(alice_client, small_limit):
+    # Half as many characters as the limit, but two bytes each plus one more.
+    response = alice_client.post(URL, upload_body("é" * (LIVE_LIMIT // 2) + "a"), format="json")
+
+    assert response.status_code == 413
+    assert not UserBackup.objects.exists()
+
+
+def test_a_body_past_the_envelope_allowance_is_413_before_parsing(alice_client, small_limit):
+    body = json.dumps(upload_body("a")) + " " * (LIVE_LIMIT + ENVELOPE_BYTES)
+
+    response = alice_client.post(URL, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == TOO_LARGE
+    assert not UserBackup.objects.exists()
+
+
+# --- a live gunicorn -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int, object]:
+    request = urllib.request.Request(f"{base}{path}", method=method)  # noqa: S310 (loopback only)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    data = None if body is None else json.dumps(body).encode()
+    try:
+        with urllib.request.urlopen(request, data, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """A gunicorn worker on its own SQLite file, and a signed-in user's token."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite3'}",
+        "DEBUG": "0",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "BACKUP_MAX_BYTES": str(LIVE_LIMIT),
+    }
+    manage = [sys.executable, "manage.py", "migrate", "--noinput"]
+    subprocess.run(manage, cwd=PROJECT, env=env, check=True, capture_output=True)  # noqa: S603
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            call(base, "GET", "/health")
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail("gunicorn did not start")
+            time.sleep(0.1)
+    account = {"email": "live@example.com", "password": PASSWORD}
+    status, answer = call(base, "POST", "/api/auth/register", account)
+    assert status == 201
+    yield port, base, answer["access"]
+    server.kill()
+    server.wait()
+
+
+def post_raw(port: int, token: str, headers: dict, body_parts) -> tuple[int, dict]:
+    """POSTs an upload over a raw socket, framed exactly as given."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head = [
+            f"POST {URL} HTTP/1.1",
+            "Host: 127.0.0.1",
+            f"Authorization: Bearer {token}",
+            "Content-Type: application/json",
+            *(f"{name}: {value}" for name, value in headers.items()),
+        ]
+        try:
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+            for part in body_parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer before it has read everything
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, json.loads(response.read())
+
+
+def chunked(body: bytes, size: int = 16 * 1024):
+    for start in range(0, len(body), size):
+        piece = body[start : start + size]
+        yield f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+def oversized_body() -> bytes:
+    return json.dumps(upload_body("a" * (LIVE_LIMIT + ENVELOPE_BYTES + 1))).encode()
+
+
+def assert_nothing_stored_and_healthy(base: str, token: str) -> None:
+    assert call(base, "GET", URL, token=token) == (200, [])
+    assert call(base, "GET", "/health")[0] == 200
+
+
+def test_an_honest_oversized_content_length_is_413(live):
+    port, base, token = live
+    body = oversized_body()
+
+    status, answer = post_raw(port, token, {"Content-Length": len(body)}, [body])
+
+    assert (status, answer) == (413, TOO_LARGE)
+    assert_nothing_stored_and_healthy(base, token)
+
+
+def test_an_oversized_chunked_body_is_413(live):
+    port, base, token = live
+
+    status, answer = post_raw(port, token, {"Transfer-Encoding": "chunked"}, chunked(oversized_body()))
+
+    assert (status, answer) == (413, TOO_LARGE)
+    assert_nothing_stored_and_healthy(base, token)
+
+
+def test_a_payload_over_the_limit_in_a_chunked_body_is_413(live):
+    port, base, token = live
+    body = json.dumps(upload_body("a" * (LIVE_LIMIT + 1))).encode()
+
+    status, answer = post_raw(port, token, {"Transfer-Encoding": "chunked"}, chunked(body))
+
+    assert (status, answer) == (413, TOO_LARGE)
+    assert_nothing_stored_and_healthy(base, token)
+
+
+def test_a_content_length_understating_an_oversized_body_is_still_413(live):
+    port, base, token = live
+    body = oversized_body() + b" " * 1024
+
+    status, answer = post_raw(port, token, {"Content-Length": len(body) - 1024}, [body])
+
+    assert (status, answer) == (413, TOO_LARGE)
+    assert_nothing_stored_and_healthy(base, token)
+
+
+def test_bytes_past_a_small_content_length_are_not_part_of_the_body(live):
+    # HTTP frames the body by Content-Length: the server reads only the declared bytes
+    # (a truncated document here), and what follows is not taken as part of the upload.
+    port, base, token = live
+    body = oversized_body()
+
+    status, answer = post_raw(port, token, {"Content-Length": 1000}, [body])
+
+    assert status == 400
+    assert answer["detail"].startswith("JSON parse error")
+    assert_nothing_stored_and_healthy(base, token)
+
+
+def test_a_chunked_upload_within_the_limit_is_stored(live):
+    port, base, token = live
+    body = json.dumps(upload_body("a" * LIVE_LIMIT)).encode()
+
+    status, answer = post_raw(port, token, {"Transfer-Encoding": "chunked"}, chunked(body))
+
+    assert status == 201
+    assert answer["data_size"] == LIVE_LIMIT
+    stored = call(base, "GET", f"{URL}/{answer['id']}", token=token)[1]
+    assert stored["encrypted_data"] == "a" * LIVE_LIMIT
+    call(base, "DELETE", f"{URL}/{answer['id']}", token=token)

@@ -1,0 +1,69 @@
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from backups import services
+from backups.models import UserBackup
+from backups.parsers import BackupUploadParser, is_chunked
+from backups.serializers import BackupMetadataSerializer, BackupSerializer, BackupUploadSerializer
+
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+class BackupViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """The signed-in user's encrypted backups. Only `latest` and one by id carry the payload."""
+
+    parser_classes = (BackupUploadParser,)
+    serializer_class = BackupMetadataSerializer
+
+    def initialize_request(self, request, *args, **kwargs):
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        if is_chunked(request):
+            # DRF sees no Content-Length and would parse nothing; hand it the de-chunked
+            # input, which BackupUploadParser reads with the same bound as any body.
+            drf_request._stream = request.META["wsgi.input"]
+        return drf_request
+
+    def get_queryset(self):
+        backups = UserBackup.objects.filter(user=self.request.user).order_by("-backup_date", "-id")
+        if self.action in ("retrieve", "latest"):
+            return backups
+        return backups.without_payload()
+
+    def get_serializer_class(self):
+        if self.action in ("retrieve", "latest"):
+            return BackupSerializer
+        return BackupMetadataSerializer
+
+    def create(self, request):
+        upload = BackupUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        backup, created = services.backup_create(
+            user=request.user, idempotency_key=_idempotency_key(request), **upload.validated_data
+        )
+        # A retry gets the first answer again; the header tells it apart for the curious.
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return Response(
+            BackupMetadataSerializer(backup).data, status=status.HTTP_201_CREATED, headers=headers
+        )
+
+    @action(detail=False)
+    def latest(self, request):
+        backup = self.get_queryset().first()
+        if backup is None:
+            raise NotFound("There is no backup yet.")
+        return Response(self.get_serializer(backup).data)
+
+
+def _idempotency_key(request) -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return ""
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ValidationError(
+            {"Idempotency-Key": [f"Must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters long."]}
+        )
+    return key
