@@ -1,4 +1,6 @@
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backups.models import UserBackup
@@ -6,6 +8,7 @@ from backups.models import UserBackup
 METADATA_FIELDS = ["id", "backup_date", "data_size", "checksum", "device_id", "sync_version"]
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class PayloadField(serializers.Field):
     """An opaque non-empty string, passed through untouched.
 

@@ -1,3 +1,5 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -7,10 +9,39 @@ from backups import services
 from backups.models import UserBackup
 from backups.parsers import BackupUploadParser, is_chunked
 from backups.serializers import BackupMetadataSerializer, BackupSerializer, BackupUploadSerializer
+from persona.schema import errors
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Makes a retried upload return the first answer instead of storing a duplicate.",
+)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        operation_id="backup_upload",
+        request=BackupUploadSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413)},
+    ),
+    list=extend_schema(
+        operation_id="backup_list", responses={200: BackupMetadataSerializer(many=True), **errors(401)}
+    ),
+    retrieve=extend_schema(
+        operation_id="backup_retrieve", responses={200: BackupSerializer, **errors(401, 404)}
+    ),
+    destroy=extend_schema(
+        operation_id="backup_delete",
+        responses={204: OpenApiResponse(description="Deleted."), **errors(401, 404)},
+    ),
+    latest=extend_schema(operation_id="backup_latest", responses={200: BackupSerializer, **errors(401, 404)}),
+)
+@extend_schema(tags=["backups"])
 class BackupViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
