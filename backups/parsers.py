@@ -8,9 +8,9 @@ A parser that is not a JSONParser gets the raw stream instead and bounds it itse
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
-from rest_framework.utils import json
 
 from backups.exceptions import BackupTooLarge
+from persona.parsers import json_loads
 
 # Room for the JSON around the payload: keys, checksum, device_id, sync_version. The payload's
 # own JSON text counts too, so escaped characters (\uXXXX) use up the limit faster.
@@ -48,7 +48,7 @@ class BackupUploadParser(BaseParser):
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = body.decode(encoding)
-            del body  # the decoded text replaces the bytes rather than doubling them
-            return json.loads(text)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+        del body  # the decoded text replaces the bytes rather than doubling them
+        return json_loads(text)

@@ -5,12 +5,13 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.utils import timezone
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from persona.exceptions import ServiceUnavailable
+from persona.exceptions import PayloadTooLarge, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +78,12 @@ def server_error(request):
 
 
 def api_exception_handler(exc, context):
-    """DRF's handler, plus: a lost database connection is a 503 the client may retry,
-    not a 500 (the transaction was rolled back, so nothing was half-written)."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    """DRF's handler, plus: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django would
+    say 400), and a lost database connection is a 503 the client may retry, not a 500 (the
+    transaction was rolled back, so nothing was half-written)."""
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, OperationalError | InterfaceError):
         logger.error("database unavailable", exc_info=exc)
         exc = ServiceUnavailable("The database is unavailable; try again later.")
     return drf_exception_handler(exc, context)

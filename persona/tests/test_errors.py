@@ -81,3 +81,21 @@ def test_absurdly_deep_json_is_400(client):
 
     assert response.status_code == 400
     assert response.json() == {"detail": "JSON parse error - nesting is too deep."}
+
+
+def test_absurdly_deep_json_is_400_on_the_backup_upload_too(alice_client):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = alice_client.post("/api/sync/backup", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error - nesting is too deep."}
+
+
+def test_an_enormous_body_is_413(alice_client, settings):
+    body = '{"device_id": "' + "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1) + '"}'
+
+    response = alice_client.post("/api/sync/status", body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
