@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 
-.PHONY: run test lint fmt check
+.PHONY: run test lint fmt check fleet
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -31,3 +31,8 @@ fmt: $(BIN)/.installed
 check: $(BIN)/.installed
 	DEBUG=1 $(BIN)/python manage.py check
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+# The fleet simulation against a fresh gunicorn of this checkout (PostgreSQL when
+# DATABASE_URL is set, else SQLite). FLEET_ARGS="--large" for the big run, "--seed N" to vary.
+fleet: $(BIN)/.installed
+	$(BIN)/python bench/fleet.py --spawn $(FLEET_ARGS)

@@ -9,7 +9,7 @@ import hashlib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -33,7 +33,8 @@ def backup_create(
     """Stores a verified backup and prunes the user's oldest beyond BACKUP_KEEP.
 
     Returns (backup, created). A retry with an earlier Idempotency-Key returns that
-    earlier backup (created False) when it carries the same upload, else a 409.
+    earlier backup (created False) when it carries the same upload, else a 409; so does a
+    backup older (by sync_version) than one already stored.
     """
     data_size, digest = _measure(encrypted_data)
     if data_size > settings.BACKUP_MAX_BYTES:
@@ -47,6 +48,7 @@ def backup_create(
         )
         if earlier is not None:
             return earlier, False
+        _refuse_stale(user=user, sync_version=sync_version)
         backup = UserBackup.objects.create(
             user=user,
             encrypted_data=encrypted_data,
@@ -99,6 +101,26 @@ def _earlier_upload(*, user, idempotency_key: str, upload: tuple) -> UserBackup 
             }
         )
     return earlier
+
+
+def _refuse_stale(*, user, sync_version: int | None) -> None:
+    """A 409 for a backup of an older data version than one already stored.
+
+    Networks deliver late: an upload a device gave up on can arrive after that device (or
+    another) stored newer data, and would otherwise become the latest backup, rolling back
+    whoever restores from it. Refusing it also keeps the stored versions rising with their
+    dates, so retention (by date) can never prune the newest version.
+    """
+    if sync_version is None:
+        return
+    newest = UserBackup.objects.filter(user=user).aggregate(newest=Max("sync_version"))["newest"]
+    if newest is not None and sync_version < newest:
+        raise Conflict(
+            {
+                "detail": f"A backup of sync_version {newest} is already stored; download it first.",
+                "code": "stale_version",
+            }
+        )
 
 
 def _prune(*, user_id, keep: int, always_keep=None) -> int:

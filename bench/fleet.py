@@ -46,9 +46,9 @@ class Config:
     drop_request: float = 0.05
     drop_response: float = 0.05
     duplicate: float = 0.05
-    delay: float = 0.05
+    delay: float = 0.08
     max_delay_steps: int = 20
-    retries: int = 4
+    retries: int = 2
     backup_keep: int = 10
 
     @classmethod
@@ -169,7 +169,7 @@ class Device:
         self.version = 0
         self.content = ""
         self.online = True
-        self.uploaded_version = -1  # the newest local version known to be stored as a backup
+        self.uploaded_version = 0  # the newest local version stored as a backup (0: no data yet)
         self.reported = None  # (version, hash) the server last accepted from this device
         self.access = self.refresh = None
 
@@ -406,6 +406,9 @@ class Fleet:
             "no duplicate backups": len({(b["device_id"], b["sync_version"], b["checksum"]) for b in backups})
             == len(backups),
             f"at most {self.config.backup_keep} backups": len(backups) <= self.config.backup_keep,
+            # Newest first by date: a late, older upload must never become the latest.
+            "backups never go back in version": [b["sync_version"] for b in backups]
+            == sorted((b["sync_version"] for b in backups), reverse=True),
             "every device on the newest version": all(
                 d.version == latest.get("sync_version") and d.content == latest["encrypted_data"]
                 for d in user.devices
@@ -442,8 +445,6 @@ SERVER_ENV = {
     "DEBUG": "0",
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_SSL_REDIRECT": "0",
-    # Short-lived access tokens, so they expire and get refreshed mid-run.
-    "JWT_ACCESS_SECONDS": "3",
     # Every simulated device signs in from 127.0.0.1.
     "RATELIMIT_ENABLE": "0",
     "WEB_CONCURRENCY": "1",
@@ -451,41 +452,71 @@ SERVER_ENV = {
 
 
 @contextlib.contextmanager
-def spawned_server():
-    """gunicorn on a free loopback port with production settings: on DATABASE_URL when it is
-    set (PostgreSQL), else on a fresh SQLite file. Yields the base URL."""
+def scratch_database(scratch_dir: str):
+    """A fresh database URL for one run: a new PostgreSQL database beside DATABASE_URL's
+    when that is set (dropped afterwards), else a SQLite file in scratch_dir."""
+    base = os.environ.get("DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{scratch_dir}/fleet.sqlite3"
+        return
+    import psycopg
+
+    parts = urlsplit(base)
+    name = f"fleet_{uuid.uuid4().hex[:12]}"
+    maintenance = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(maintenance, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def spawned_server(token_seconds: int):
+    """gunicorn of this checkout with production settings on a fresh database, its access
+    tokens living `token_seconds`, on a free loopback port. Yields the base URL."""
     project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    with tempfile.TemporaryDirectory() as scratch, socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
+    with tempfile.TemporaryDirectory() as scratch, scratch_database(scratch) as database_url:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
         env = {
             **os.environ,
             **SERVER_ENV,
+            "DATABASE_URL": database_url,
+            "JWT_ACCESS_SECONDS": str(token_seconds),
             "PORT": str(port),
             "SECRET_KEY": secrets.token_urlsafe(50),
             "JWT_SECRET": secrets.token_urlsafe(50),
         }
-        env.setdefault("DATABASE_URL", f"sqlite:///{scratch}/fleet.sqlite3")
-        manage = [sys.executable, "manage.py"]
-        subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=project, env=env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=project, env=env, check=True
+        )
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
             cwd=project,
             env=env,
             stderr=subprocess.DEVNULL,
         )
-        base_url = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(200):
-                with contextlib.suppress(OSError):
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                time.sleep(0.1)
-            yield base_url
+            _wait_for_port(port)
+            yield f"http://127.0.0.1:{port}"
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def _wait_for_port(port: int):
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the server did not start on port {port}")
 
 
 def main(argv=None) -> int:
@@ -500,12 +531,19 @@ def main(argv=None) -> int:
         "--large", action="store_true", help="hundreds of devices, tens of thousands of steps"
     )
     parser.add_argument("--steps", type=int)
+    parser.add_argument(
+        "--token-seconds",
+        type=int,
+        default=3,
+        help="access token lifetime of a spawned server; tokens expire by the server's clock, so "
+        "only a lifetime longer than the run makes it reproducible to the last request",
+    )
     args = parser.parse_args(argv)
     config = Config.large(args.seed) if args.large else Config(seed=args.seed)
     if args.steps:
         config.steps = args.steps
     if args.spawn:
-        with spawned_server() as base_url:
+        with spawned_server(args.token_seconds) as base_url:
             result = Fleet(base_url, config).run()
     else:
         result = Fleet(args.url, config).run()
