@@ -1,0 +1,62 @@
+from django.utils.http import urlencode
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+
+def _positive_int(value, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
+
+
+class CappedPagination(BasePagination):
+    """Lists come in pages of at most MAX_PAGE_SIZE items, whatever `page_size` asks for.
+
+    The body stays a plain JSON list, as the app expects; the next page's URL travels in a
+    `Link: <…>; rel="next"` header. One query per page: a row past the page tells whether
+    there is a next one, so no COUNT(*) is needed.
+    """
+
+    MAX_PAGE_SIZE = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = min(
+            _positive_int(request.query_params.get("page_size"), self.MAX_PAGE_SIZE), self.MAX_PAGE_SIZE
+        )
+        self.page = _positive_int(request.query_params.get("page"), 1)
+        start = (self.page - 1) * self.page_size
+        rows = list(queryset[start : start + self.page_size + 1])
+        self.has_next = len(rows) > self.page_size
+        return rows[: self.page_size]
+
+    def get_paginated_response(self, data):
+        headers = {}
+        if self.has_next:
+            query = {**self.request.query_params.dict(), "page": self.page + 1, "page_size": self.page_size}
+            next_url = self.request.build_absolute_uri(f"{self.request.path}?{urlencode(query)}")
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return Response(data, headers=headers)
+
+    def get_paginated_response_schema(self, schema):
+        return schema
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "description": "Page number, from 1.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": "page_size",
+                "in": "query",
+                "required": False,
+                "description": f"Items per page, at most {self.MAX_PAGE_SIZE} (also the default).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.MAX_PAGE_SIZE},
+            },
+        ]
