@@ -40,8 +40,9 @@ def test_a_malformed_boolean_fails_naming_the_variable():
     assert "DEBUG must be a boolean" in result.stderr
 
 
-def test_production_settings_pass_the_deploy_checklist():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+@pytest.mark.parametrize("cache", [{}, {"REDIS_URL": "redis://127.0.0.1:6379/0"}], ids=["local", "redis"])
+def test_production_settings_pass_the_deploy_checklist(cache):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, **cache})
 
     assert result.returncode == 0, result.stderr
 
