@@ -345,9 +345,11 @@ class Fleet:
         chaos_seconds = time.monotonic() - started
         self.network.flush()
         self.network.faulty = False
+        healed = time.monotonic()
         converged_in = self.converge()
+        convergence_seconds = time.monotonic() - healed
         self.check_invariants()
-        return self.summary(chaos_seconds, converged_in, time.monotonic() - started)
+        return self.summary(chaos_seconds, converged_in, convergence_seconds, time.monotonic() - started)
 
     def act(self, device: Device):
         roll = self.rng.random()
@@ -424,7 +426,7 @@ class Fleet:
             if not held:
                 self.breach(f"{name}: {check}")
 
-    def summary(self, chaos_seconds, converged_in, total_seconds) -> dict:
+    def summary(self, chaos_seconds, converged_in, convergence_seconds, total_seconds) -> dict:
         return {
             "seed": self.config.seed,
             "users": self.config.users,
@@ -435,6 +437,7 @@ class Fleet:
             "events": dict(self.stats),
             "server_errors": len(self.http.server_errors),
             "convergence_rounds": converged_in,
+            "convergence_seconds": round(convergence_seconds, 2),
             "chaos_seconds": round(chaos_seconds, 2),
             "total_seconds": round(total_seconds, 2),
             "breaches": self.breaches,

@@ -3,7 +3,7 @@ devices on a flaky network converge, and nothing is lost."""
 
 from bench.fleet import Config, Fleet, spawned_server
 
-TIMINGS = ("chaos_seconds", "total_seconds")
+TIMINGS = ("chaos_seconds", "convergence_seconds", "total_seconds")
 
 
 def test_a_flaky_fleet_converges_with_every_invariant_held():
