@@ -31,9 +31,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_gunicorn(**env):
+def live_gunicorn(*, migrate: bool = False, **env):
     """gunicorn with production settings (DEBUG off) on a free loopback port; yields
-    (process, base_url). Extra keyword arguments become environment variables."""
+    (process, base_url). Extra keyword arguments become environment variables; with
+    `migrate`, the database they name is migrated first (e.g. a fresh SQLite file)."""
     port = free_port()
     server_env = {
         **os.environ,
@@ -44,6 +45,14 @@ def live_gunicorn(**env):
         "SECURE_SSL_REDIRECT": "0",
         **env,
     }
+    if migrate:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=PROJECT,
+            env=server_env,
+            check=True,
+            capture_output=True,
+        )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
         cwd=PROJECT,
@@ -74,8 +83,10 @@ def _wait_until_serving(server, base_url):
             time.sleep(0.1)
 
 
-def http(method: str, url: str, body=None, headers=None):
+def http(method: str, url: str, body=None, headers=None, token=None):
     """A plain HTTP call to a live server: (status, headers, parsed JSON or raw bytes)."""
+    if token:
+        headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
     if data is not None:

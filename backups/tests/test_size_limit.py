@@ -4,24 +4,18 @@ Wrong Content-Lengths and chunked bodies only exist on a real socket, so most of
 tests talk to a live gunicorn with a 64 KiB limit.
 """
 
-import http.client
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+from http.client import HTTPResponse
+from urllib.parse import urlsplit
 
 import pytest
 
 from backups.models import UserBackup
 from backups.parsers import ENVELOPE_BYTES
 from backups.tests.helpers import URL, upload_body
-from persona.testing import PASSWORD
+from persona.testing import PASSWORD, http, live_gunicorn
 
-PROJECT = Path(__file__).resolve().parents[2]
 LIVE_LIMIT = 64 * 1024
 TOO_LARGE = {
     "detail": f"A backup may hold at most {LIVE_LIMIT} bytes ({LIVE_LIMIT / 2**20:g} MiB).",
@@ -81,65 +75,23 @@ def test_a_body_past_the_envelope_allowance_is_413_before_parsing(alice_client, 
 # --- a live gunicorn -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int, object]:
-    request = urllib.request.Request(f"{base}{path}", method=method)  # noqa: S310 (loopback only)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    data = None if body is None else json.dumps(body).encode()
-    try:
-        with urllib.request.urlopen(request, data, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    status, _, answer = http(method, f"{base}{path}", body, token=token)
+    return status, answer
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """A gunicorn worker on its own SQLite file, and a signed-in user's token."""
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-        "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite3'}",
-        "DEBUG": "0",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "BACKUP_MAX_BYTES": str(LIVE_LIMIT),
-    }
-    manage = [sys.executable, "manage.py", "migrate", "--noinput"]
-    subprocess.run(manage, cwd=PROJECT, env=env, check=True, capture_output=True)  # noqa: S603
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            call(base, "GET", "/health")
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("gunicorn did not start")
-            time.sleep(0.1)
-    account = {"email": "live@example.com", "password": PASSWORD}
-    status, answer = call(base, "POST", "/api/auth/register", account)
-    assert status == 201
-    yield port, base, answer["access"]
-    server.kill()
-    server.wait()
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite3'}"
+    with live_gunicorn(migrate=True, DATABASE_URL=database_url, BACKUP_MAX_BYTES=str(LIVE_LIMIT)) as (
+        _,
+        base,
+    ):
+        account = {"email": "live@example.com", "password": PASSWORD}
+        status, answer = call(base, "POST", "/api/auth/register", account)
+        assert status == 201
+        yield urlsplit(base).port, base, answer["access"]
 
 
 def post_raw(port: int, token: str, headers: dict, body_parts) -> tuple[int, dict]:
@@ -158,7 +110,7 @@ def post_raw(port: int, token: str, headers: dict, body_parts) -> tuple[int, dic
                 sock.sendall(part)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server may answer before it has read everything
-        response = http.client.HTTPResponse(sock)
+        response = HTTPResponse(sock)
         response.begin()
         return response.status, json.loads(response.read())
 
