@@ -13,7 +13,7 @@ from backups.exceptions import BackupTooLarge
 from persona.parsers import json_loads
 
 # Room for the JSON around the payload: keys, checksum, device_id, sync_version. The payload's
-# own JSON text counts too, so escaped characters (\uXXXX) use up the limit faster.
+# own JSON text counts too, so \u-escaped characters use up the limit faster.
 ENVELOPE_BYTES = 64 * 1024
 
 

@@ -24,6 +24,30 @@ postgres_only = pytest.mark.skipif(
 )
 
 
+def run_concurrently(*calls):
+    """Runs each zero-argument call in its own thread and database connection, released
+    together by a barrier so their transactions really overlap; returns their results in
+    order. An exception in a call becomes its result (as a 500 would for a client)."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,11 +1,9 @@
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from ai_scripts import services
 from ai_scripts.models import AIScript, AIScriptVersion
-from persona.testing import postgres_only
+from persona.testing import postgres_only, run_concurrently
 
 
 def history(script):
@@ -116,23 +114,11 @@ def test_the_stamp_moves_only_when_a_change_commits(make_script, committed):
 def test_concurrent_deactivations_record_one_change():
     script = AIScript(script_name="greeting", version="1.0", script_content={"system": "Hi."})
     services.script_save(script=script)
-    barrier = threading.Barrier(4)
-    counts = []
 
     def deactivate():
-        try:
-            barrier.wait(timeout=5)
-            counts.append(
-                services.scripts_set_active(scripts=AIScript.objects.filter(pk=script.pk), is_active=False)
-            )
-        finally:
-            connection.close()
+        return services.scripts_set_active(scripts=AIScript.objects.filter(pk=script.pk), is_active=False)
 
-    threads = [threading.Thread(target=deactivate) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    counts = run_concurrently(*[deactivate] * 4)
 
     assert sorted(counts) == [0, 0, 0, 1]
     assert history(script) == [("1.0", {"system": "Hi."}, False), ("1.0", {"system": "Hi."}, True)]

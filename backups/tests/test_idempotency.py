@@ -1,14 +1,13 @@
-import threading
 from uuid import UUID
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backups import services
 from backups.models import UserBackup
 from backups.tests.helpers import URL, sha256, upload_body
-from persona.testing import postgres_only
+from persona.testing import postgres_only, run_concurrently
 
 
 def post(client, body, key):
@@ -121,25 +120,13 @@ def test_the_database_refuses_a_second_backup_under_one_key(alice, bob, make_bac
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_racing_retries_store_one_backup_and_get_the_same_id(alice):
-    start = threading.Barrier(2)
-    ids = []
-
     def upload():
-        try:
-            start.wait()
-            backup, _ = services.backup_create(
-                user=alice, encrypted_data="payload", checksum=sha256("payload"), idempotency_key="race"
-            )
-            ids.append(backup.id)
-        finally:
-            connection.close()
+        backup, _ = services.backup_create(
+            user=alice, encrypted_data="payload", checksum=sha256("payload"), idempotency_key="race"
+        )
+        return backup.id
 
-    threads = [threading.Thread(target=upload) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    ids = run_concurrently(upload, upload)
 
-    assert len(ids) == 2
     assert ids[0] == ids[1]
     assert list(UserBackup.objects.values_list("id", flat=True)) == [ids[0]]

@@ -1,4 +1,3 @@
-import threading
 from uuid import UUID
 
 import pytest
@@ -8,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from backups import services
 from backups.models import UserBackup
 from backups.tests.helpers import URL, selects_payload, sha256, upload_body
-from persona.testing import postgres_only
+from persona.testing import postgres_only, run_concurrently
 
 
 def test_an_upload_prunes_the_oldest_beyond_backup_keep(alice_client, alice, bob, make_backup, settings):
@@ -68,23 +67,12 @@ def test_a_refused_upload_prunes_nothing(alice_client, alice, make_backup, setti
 def test_concurrent_uploads_never_leave_more_than_backup_keep(alice, settings):
     settings.BACKUP_KEEP = 2
     uploads = 6
-    start = threading.Barrier(uploads)
-    stored = []
 
     def upload(n):
-        try:
-            start.wait()
-            backup, _ = services.backup_create(user=alice, encrypted_data=str(n), checksum=sha256(str(n)))
-            stored.append(backup)
-        finally:
-            connection.close()
+        return lambda: services.backup_create(user=alice, encrypted_data=str(n), checksum=sha256(str(n)))[0]
 
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(uploads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    stored = run_concurrently(*(upload(n) for n in range(uploads)))
 
-    assert len(stored) == uploads
+    assert all(isinstance(backup, UserBackup) for backup in stored)
     newest_two = sorted(stored, key=lambda backup: backup.backup_date)[-2:]
     assert set(UserBackup.objects.values_list("id", flat=True)) == {backup.id for backup in newest_two}

@@ -4,37 +4,17 @@ Each thread is one request on its own database connection; a barrier releases th
 together so that their transactions really overlap.
 """
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
-from persona.testing import postgres_only
+from persona.testing import postgres_only, run_concurrently
 from sync.models import UserSyncStatus
 from sync.tests.helpers import URL
 
 
 def run_together(requests):
-    """Runs each request in its own thread, all at once; returns the status codes in order."""
-    barrier = threading.Barrier(len(requests))
-    answers = [None] * len(requests)
-
-    def run(index, request):
-        try:
-            barrier.wait(timeout=10)
-            answers[index] = request().status_code
-        except Exception as error:  # an unhandled error is a 500 for the client
-            answers[index] = repr(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, request)) for i, request in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
+    """Runs the requests at once; returns their status codes (or errors) in order."""
+    return [getattr(answer, "status_code", repr(answer)) for answer in run_concurrently(*requests)]
 
 
 @pytest.fixture
