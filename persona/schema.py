@@ -1,7 +1,7 @@
-"""OpenAPI pieces shared by every app: the error answers."""
+"""OpenAPI pieces shared by every app: the error answers, response headers and example tokens."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 
@@ -31,3 +31,23 @@ def errors(*statuses: int) -> dict:
         )
         for status in statuses
     }
+
+
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    response=[429],
+    required=True,
+    description="Seconds to wait before trying again.",
+)
+
+# Shaped like real tokens; they are not valid ones.
+EXAMPLE_ACCESS = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwiZXhwIjoxNzk1NjU1NjAwfQ"
+    ".3q2-7wZl1mVYk0mC8Zr5R0pJr0eF4YlX2nU5t9bQvWc"
+)
+EXAMPLE_REFRESH = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTc5ODI0NzYwMH0"
+    ".Jk2pQ9sV7hYw4cXn1rT6uL0mB3eA8dZf5gK2iO7qNsE"
+)

@@ -39,7 +39,7 @@ class SyncReportSerializer(serializers.Serializer):
     device_id = StrictCharField(
         max_length=255,
         # The device is addressed as /api/sync/status/<device_id>.
-        validators=[RegexValidator(r"/", inverse_match=True, message="A device id cannot contain '/'.")],
+        validators=[RegexValidator(r"^[^/]*\Z", message="A device id cannot contain '/'.")],
     )
     sync_version = StrictIntegerField(min_value=0, max_value=MAX_SYNC_VERSION)
     data_hash = StrictCharField(max_length=255)
@@ -51,9 +51,12 @@ class SyncReportSerializer(serializers.Serializer):
         return value
 
 
+SYNC_CONFLICT_CODES = ["stale_version", "sync_conflict"]
+
+
 class SyncConflictSerializer(serializers.Serializer):
     """The shape of a 409 from POST /api/sync/status, for the API schema."""
 
     detail = serializers.CharField()
-    code = serializers.ChoiceField(choices=["stale_version", "sync_conflict"])
+    code = serializers.ChoiceField(choices=SYNC_CONFLICT_CODES)
     device = SyncStatusSerializer()
