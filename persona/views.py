@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from persona.exceptions import PayloadTooLarge, ServiceUnavailable
@@ -61,6 +62,9 @@ def _check(probe) -> str:
     return "ok"
 
 
+# Exempt, or an unknown path with an unsafe method would be an HTML 403 (no CSRF token)
+# rather than the JSON 404 the API promises: the API uses bearer tokens, never cookies.
+@csrf_exempt
 def api_not_found(request):
     return not_found(request)
 

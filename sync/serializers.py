@@ -4,6 +4,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from rest_framework import serializers
 
+from persona.serializers import StrictCharField, StrictIntegerField
 from sync.models import MAX_SYNC_VERSION, UserSyncStatus
 
 # Device clocks drift, but a claim further ahead than this is a broken clock or a bug.
@@ -15,24 +16,6 @@ class SyncStatusSerializer(serializers.ModelSerializer):
         model = UserSyncStatus
         fields = ["device_id", "sync_version", "data_hash", "last_sync_timestamp", "synced_at", "is_active"]
         read_only_fields = fields
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string only: DRF's CharField would quietly turn numbers into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: DRF's IntegerField also takes "7", 7.0 and true."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class SyncReportSerializer(serializers.Serializer):
