@@ -114,6 +114,8 @@ def fuzz(base_url: str) -> bool:
 def schemathesis(base_url: str, schema_url: str, selection: list[str]) -> bool:
     command = [
         BIN / "schemathesis",
+        "--config-file",
+        Path(__file__).with_name("schemathesis.toml"),
         "run",
         schema_url,
         "--url",
