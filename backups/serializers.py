@@ -1,5 +1,4 @@
 from django.core.validators import RegexValidator
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -9,7 +8,7 @@ from persona.serializers import StrictCharField, StrictIntegerField
 METADATA_FIELDS = ["id", "backup_date", "data_size", "checksum", "device_id", "sync_version"]
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 1})
 class PayloadField(serializers.Field):
     """An opaque non-empty string, passed through untouched.
 

@@ -72,3 +72,9 @@ def test_deleting_the_account_documents_its_password_body(schema):
 
     assert body["required"] is True
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PasswordRequest"}
+
+
+def test_an_empty_backup_payload_is_invalid_in_the_schema_as_on_the_server(schema):
+    payload = schema["components"]["schemas"]["BackupUploadRequest"]["properties"]["encrypted_data"]
+
+    assert payload == {"type": "string", "minLength": 1}
