@@ -23,7 +23,7 @@ from persona.contract import server
 PROJECT = server.PROJECT
 BIN = Path(sys.executable).parent
 # Examples per operation and phase: the whole step stays within a few minutes on 2 cores.
-MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "50"))
 # A fixed seed makes a failure reproducible; set CONTRACT_SEED to explore other inputs.
 SEED = os.environ.get("CONTRACT_SEED", "20261126")
 # Signs out every token of the fuzzing user whatever the body, so it is fuzzed last, in a run
