@@ -60,7 +60,7 @@ class AuthViewSet(viewsets.ViewSet):
         "validators (400 otherwise); an email registered before, in any case, is a 409. With a "
         "`device_id`, the tokens are bound to that device.",
         request=RegisterSerializer,
-        responses={201: SignInSerializer, **errors(400, 409, 429, 503)},
+        responses={201: SignInSerializer, **errors(400, 409, 413, 429, 503)},
         examples=[CREDENTIALS, CREDENTIALS_WITH_DEVICE, SIGNED_IN],
     )
     @action(detail=False, methods=["post"])
@@ -77,7 +77,7 @@ class AuthViewSet(viewsets.ViewSet):
         description="Answers the same 401 whether the email is unknown or the password wrong. "
         "Limited per client address and per email: 429 with `Retry-After` when over the limit.",
         request=LoginSerializer,
-        responses={200: SignInSerializer, **errors(400, 401, 429, 503)},
+        responses={200: SignInSerializer, **errors(400, 401, 413, 429, 503)},
         examples=[CREDENTIALS, CREDENTIALS_WITH_DEVICE, SIGNED_IN],
     )
     @action(detail=False, methods=["post"])
@@ -96,7 +96,7 @@ class AuthViewSet(viewsets.ViewSet):
         summary="Check a token",
         description="200 for a live access or refresh token; 401 when it is invalid, expired or revoked.",
         request=TokenSerializer,
-        responses={200: VerifiedSerializer, **errors(400, 401, 429, 503)},
+        responses={200: VerifiedSerializer, **errors(400, 401, 413, 429, 503)},
         examples=[ACCESS_TOKEN, VERIFIED],
     )
     @action(detail=False, methods=["post"])
@@ -113,7 +113,7 @@ class AuthViewSet(viewsets.ViewSet):
         "afterwards. Replayed within a few seconds (a double send) it still gets a pair; replayed "
         "later it counts as stolen and every token of its sign-in is revoked (401).",
         request=RefreshSerializer,
-        responses={200: TokenPairSerializer, **errors(400, 401, 429, 503)},
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 429, 503)},
         examples=[REFRESH_TOKEN, TOKEN_PAIR],
     )
     @action(detail=False, methods=["post"])
@@ -137,7 +137,7 @@ class AccountViewSet(viewsets.ViewSet):
         operation_id="auth_profile",
         summary="The signed-in user",
         description="`device_count` is the number of the user's active devices.",
-        responses={200: UserSerializer, **errors(401)},
+        responses={200: UserSerializer, **errors(401, 503)},
         examples=[PROFILE],
     )
     @extend_schema(
@@ -147,7 +147,7 @@ class AccountViewSet(viewsets.ViewSet):
         description="Takes the password (400 when wrong). The user, their devices, backups and "
         "tokens are gone.",
         request=PasswordSerializer,
-        responses={204: OpenApiResponse(description="The account is gone."), **errors(400, 401)},
+        responses={204: OpenApiResponse(description="The account is gone."), **errors(400, 401, 413, 503)},
         examples=[PASSWORD_CONFIRMATION],
     )
     @action(detail=False, methods=["get", "delete"])
@@ -164,7 +164,7 @@ class AccountViewSet(viewsets.ViewSet):
         description="Revokes the sign-in the refresh token belongs to: its access and refresh tokens "
         "are dead. 400 when the refresh token is not one of this user's live ones.",
         request=RefreshSerializer,
-        responses={205: SIGNED_OUT, **errors(400, 401)},
+        responses={205: SIGNED_OUT, **errors(400, 401, 413, 503)},
         examples=[REFRESH_TOKEN],
     )
     @action(detail=False, methods=["post"])
@@ -178,7 +178,7 @@ class AccountViewSet(viewsets.ViewSet):
         summary="Sign out everywhere",
         description="Every token of the user, on every device, access and refresh, is dead at once.",
         request=None,
-        responses={205: SIGNED_OUT, **errors(401)},
+        responses={205: SIGNED_OUT, **errors(401, 503)},
     )
     @action(detail=False, methods=["post"], url_path="logout-all")
     def logout_all(self, request):
@@ -191,7 +191,7 @@ class AccountViewSet(viewsets.ViewSet):
         description="400 when the old password is wrong or the new one weak. Every earlier token "
         "is dead afterwards; the answer is a fresh pair for this device.",
         request=PasswordChangeSerializer,
-        responses={200: TokenPairSerializer, **errors(400, 401)},
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 503)},
         examples=[PASSWORD_CHANGE, TOKEN_PAIR],
     )
     @action(detail=False, methods=["post"])

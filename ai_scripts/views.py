@@ -46,7 +46,7 @@ ETAG = OpenApiParameter(
         description="Sorted by name, with a strong ETag: a request whose If-None-Match holds the "
         "current ETag is a 304 without a body.",
         parameters=[IF_NONE_MATCH, ETAG],
-        responses={200: AIScriptSerializer(many=True), 304: NOT_MODIFIED, **errors(401)},
+        responses={200: AIScriptSerializer(many=True), 304: NOT_MODIFIED, **errors(401, 503)},
         examples=[SCRIPT],
     ),
     retrieve=extend_schema(
@@ -54,7 +54,7 @@ ETAG = OpenApiParameter(
         summary="One active prompt template",
         description="404 when no active script has this name. ETag and 304 as for the list.",
         parameters=[IF_NONE_MATCH, ETAG],
-        responses={200: AIScriptSerializer, 304: NOT_MODIFIED, **errors(401, 404)},
+        responses={200: AIScriptSerializer, 304: NOT_MODIFIED, **errors(401, 404, 503)},
         examples=[SCRIPT],
     ),
 )

@@ -16,7 +16,7 @@ ERROR_DESCRIPTIONS = {
     404: "Not found (or not yours).",
     405: "Method not allowed.",
     409: "Conflict with the stored state.",
-    413: "Payload too large.",
+    413: "The body is over the size limit (BACKUP_MAX_BYTES for an upload, 2.5 MiB otherwise).",
     429: "Rate-limited; see the Retry-After header.",
     503: "A backing service (database, cache) is unavailable; retry later.",
 }

@@ -23,7 +23,7 @@ from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncS
             409: OpenApiResponse(
                 SyncConflictSerializer, description="Older version, or same version with another hash."
             ),
-            **errors(400, 401),
+            **errors(400, 401, 413, 503),
         },
         examples=[REPORT, DEVICE, STALE],
     ),
@@ -31,13 +31,13 @@ from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncS
         operation_id="sync_status_list",
         summary="The user's devices",
         description="Every device of the user, deactivated ones too, most recently synced first.",
-        responses={200: SyncStatusSerializer(many=True), **errors(401)},
+        responses={200: SyncStatusSerializer(many=True), **errors(401, 503)},
         examples=[DEVICES],
     ),
     retrieve=extend_schema(
         operation_id="sync_status_retrieve",
         summary="One device",
-        responses={200: SyncStatusSerializer, **errors(401, 404)},
+        responses={200: SyncStatusSerializer, **errors(401, 404, 503)},
         examples=[DEVICE],
     ),
     destroy=extend_schema(
@@ -45,7 +45,7 @@ from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncS
         summary="Deactivate a device",
         description="The device no longer counts in `device_count`, and the tokens bound to it "
         "are signed out. Its next report reactivates it.",
-        responses={204: OpenApiResponse(description="Deactivated and signed out."), **errors(401, 404)},
+        responses={204: OpenApiResponse(description="Deactivated and signed out."), **errors(401, 404, 503)},
     ),
 )
 @extend_schema(tags=["sync"])

@@ -47,6 +47,19 @@ def test_every_protected_operation_documents_401(schema):
     assert missing == []
 
 
+def test_every_operation_documents_503_for_a_database_outage(schema):
+    assert [name for name, operation in operations(schema) if "503" not in operation["responses"]] == []
+
+
+def test_every_operation_taking_a_body_documents_413(schema):
+    missing = [
+        name
+        for name, operation in operations(schema)
+        if "requestBody" in operation and "413" not in operation["responses"]
+    ]
+    assert missing == []
+
+
 def test_the_rate_limited_operations_document_429_with_retry_after_and_503(schema):
     for operation_id in ("auth_register", "auth_login", "auth_verify", "auth_refresh"):
         operation = next(op for _, op in operations(schema) if op["operationId"] == operation_id)
