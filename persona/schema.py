@@ -1,7 +1,7 @@
 """OpenAPI pieces shared by every app: the error answers, response headers and example tokens."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 
@@ -50,4 +50,49 @@ EXAMPLE_ACCESS = (
 EXAMPLE_REFRESH = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTc5ODI0NzYwMH0"
     ".Jk2pQ9sV7hYw4cXn1rT6uL0mB3eA8dZf5gK2iO7qNsE"
+)
+
+
+class HealthSerializer(serializers.Serializer):
+    """The shape of GET /health, for the API schema."""
+
+    status = serializers.ChoiceField(choices=["OK"])
+    message = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    uptime = serializers.FloatField(help_text="Seconds since this process started.")
+
+
+CHECK_RESULTS = ["ok", "error"]
+
+
+class ReadinessChecksSerializer(serializers.Serializer):
+    database = serializers.ChoiceField(choices=CHECK_RESULTS)
+    cache = serializers.ChoiceField(choices=CHECK_RESULTS, required=False, help_text="Only with REDIS_URL.")
+
+
+class ReadinessSerializer(serializers.Serializer):
+    """The shape of GET /health/ready, for the API schema."""
+
+    status = serializers.ChoiceField(choices=["ready", "unavailable"])
+    checks = ReadinessChecksSerializer()
+
+
+HEALTHY = OpenApiExample(
+    "Healthy",
+    value={
+        "status": "OK",
+        "message": "Persona Backend - Ultra-lightweight server",
+        "timestamp": "2026-11-25T18:40:11.003+00:00",
+        "uptime": 86400.125,
+    },
+    response_only=True,
+)
+READY = OpenApiExample(
+    "Ready", value={"status": "ready", "checks": {"database": "ok", "cache": "ok"}}, response_only=True
+)
+UNAVAILABLE = OpenApiExample(
+    "Database down",
+    value={"status": "unavailable", "checks": {"database": "error", "cache": "ok"}},
+    response_only=True,
+    status_codes=["503"],
 )

@@ -47,8 +47,17 @@ def test_every_protected_operation_documents_401(schema):
     assert missing == []
 
 
-def test_every_operation_documents_503_for_a_database_outage(schema):
-    assert [name for name, operation in operations(schema) if "503" not in operation["responses"]] == []
+def test_every_operation_but_liveness_documents_503_for_a_database_outage(schema):
+    missing = [name for name, operation in operations(schema) if "503" not in operation["responses"]]
+
+    assert missing == ["GET /health"]
+
+
+def test_the_health_probes_are_public_and_documented(schema):
+    assert schema["paths"]["/health"]["get"]["security"] == [{}]
+    ready = schema["paths"]["/health/ready"]["get"]
+    assert ready["security"] == [{}]
+    assert set(ready["responses"]) == {"200", "503"}
 
 
 def test_every_operation_taking_a_body_documents_413(schema):
