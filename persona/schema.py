@@ -1,5 +1,6 @@
 """OpenAPI pieces shared by every app: the error answers, response headers and example tokens."""
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
@@ -8,6 +9,25 @@ from rest_framework import serializers
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(required=False)
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """The body of a 400 (see ValidationErrorSchema)."""
+
+
+class ValidationErrorSchema(OpenApiSerializerExtension):
+    """One named component for every 400, rather than an anonymous object per operation
+    (which clients would turn into one class per operation)."""
+
+    target_class = ValidationErrorSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "additionalProperties": {},
+            "description": "Field names to lists of messages (`non_field_errors` for the body as "
+            "a whole), or `detail` when the body is not JSON at all.",
+        }
 
 
 ERROR_DESCRIPTIONS = {
@@ -26,7 +46,7 @@ def errors(*statuses: int) -> dict:
     """Schema responses for the given error statuses."""
     return {
         status: OpenApiResponse(
-            response=OpenApiTypes.OBJECT if status == 400 else ErrorSerializer,
+            response=ValidationErrorSerializer if status == 400 else ErrorSerializer,
             description=ERROR_DESCRIPTIONS[status],
         )
         for status in statuses
