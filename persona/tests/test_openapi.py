@@ -100,3 +100,14 @@ def test_an_empty_backup_payload_is_invalid_in_the_schema_as_on_the_server(schem
     payload = schema["components"]["schemas"]["BackupUploadRequest"]["properties"]["encrypted_data"]
 
     assert payload == {"type": "string", "minLength": 1}
+
+
+def test_every_400_is_the_one_validation_error_component(schema):
+    bad_requests = [
+        operation["responses"]["400"]["content"]["application/json"]["schema"]
+        for _, operation in operations(schema)
+        if "400" in operation["responses"]
+    ]
+
+    assert len(bad_requests) == 9
+    assert all(body == {"$ref": "#/components/schemas/ValidationError"} for body in bad_requests)
