@@ -112,6 +112,7 @@ def fuzz(base_url: str) -> bool:
 
 
 def schemathesis(base_url: str, schema_url: str, selection: list[str]) -> bool:
+    token = fuzzing_user_token(base_url)
     # No --checks: schemathesis 4 runs every check by default, and an explicit "all" would
     # override the per-operation settings of schemathesis.toml.
     command = [
@@ -129,10 +130,10 @@ def schemathesis(base_url: str, schema_url: str, selection: list[str]) -> bool:
         "--generation-database",
         "none",
         "--header",
-        f"Authorization: Bearer {fuzzing_user_token(base_url)}",
+        f"Authorization: Bearer {token}",
         *selection,
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "persona.contract.hooks"}
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "persona.contract.hooks", "CONTRACT_ACCESS_TOKEN": token}
     finished = subprocess.run(command, cwd=PROJECT, env=env, check=False)  # noqa: S603 (our own tools)
     return finished.returncode == 0
 
