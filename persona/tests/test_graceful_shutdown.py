@@ -2,6 +2,7 @@
 uploaded lets that upload finish and be stored exactly once, and then the server exits 0."""
 
 import json
+import os
 import secrets
 import select
 import signal
@@ -19,6 +20,7 @@ PAYLOAD_BYTES = 4 * 1024 * 1024
 PIECES = 16
 SECONDS_BETWEEN_PIECES = 0.03
 WAIT_SECONDS = 20
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def server_env() -> dict:
@@ -28,12 +30,25 @@ def server_env() -> dict:
 
 
 def wait_for_log_line(server, text: str) -> None:
+    # Raw reads: a buffered readline could pull the line into Python's buffer, where
+    # select() no longer sees it.
+    seen = ""
     deadline = time.monotonic() + WAIT_SECONDS
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([server.stderr], [], [], deadline - time.monotonic())
-        if ready and text in server.stderr.readline().decode(errors="replace"):
-            return
-    pytest.fail(f"gunicorn never logged {text!r}")
+    while text not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([server.stderr], [], [], remaining)[0]:
+            pytest.fail(f"gunicorn never logged {text!r}")
+        chunk = os.read(server.stderr.fileno(), 65536)
+        if not chunk:
+            pytest.fail(f"gunicorn exited without logging {text!r}")
+        seen += chunk.decode(errors="replace")
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    received = b""
+    while len(received) < size and (chunk := sock.recv(size - len(received))):
+        received += chunk
+    return received
 
 
 def read_response(sock: socket.socket) -> tuple[int, dict]:
@@ -64,7 +79,7 @@ def test_sigterm_mid_upload_finishes_the_upload_stores_it_once_and_exits_cleanly
                 b"Connection: close\r\n\r\n"
             )
             # gunicorn answers 100 Continue once a worker has taken the request.
-            assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            assert recv_exactly(sock, len(CONTINUE)) == CONTINUE
             sock.sendall(body[:piece])
 
             server.send_signal(signal.SIGTERM)
