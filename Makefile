@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 
-.PHONY: run test lint fmt check fleet
+.PHONY: run test lint fmt check schema schema-check contract fleet
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -31,6 +31,28 @@ fmt: $(BIN)/.installed
 check: $(BIN)/.installed
 	DEBUG=1 $(BIN)/python manage.py check
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+# The OpenAPI schema, committed as openapi.yaml for the mobile team's client generator.
+schema: $(BIN)/.installed
+	DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
+# Fails when openapi.yaml is not what the code generates (run `make schema` and commit it).
+schema-check: $(BIN)/.installed
+	DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file .openapi.generated.yaml
+	@if ! diff -u openapi.yaml .openapi.generated.yaml; then \
+		rm -f .openapi.generated.yaml; \
+		echo "openapi.yaml is out of date with the code: run 'make schema' and commit it" >&2; exit 1; \
+	fi
+	@rm -f .openapi.generated.yaml
+
+$(BIN)/.contract-installed: $(BIN)/.installed requirements-contract.txt
+	$(BIN)/python -m pip install --quiet -r requirements-contract.txt
+	@touch $@
+
+# The generated client's journey and schemathesis against a live gunicorn; needs
+# DATABASE_URL (PostgreSQL) and REDIS_URL.
+contract: $(BIN)/.contract-installed
+	$(BIN)/python -m persona.contract.run
 
 # The fleet simulation against a fresh gunicorn of this checkout (PostgreSQL when
 # DATABASE_URL is set, else SQLite). FLEET_ARGS="--large" for the big run, "--seed N" to vary.

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from accounts.models import User
+from persona.serializers import StrictCharField
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -10,32 +11,39 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# Every input is a JSON string only (StrictCharField): a number is a 400, never quietly text.
+
+
 class LoginSerializer(serializers.Serializer):
     # A plain string: a malformed email is just an unknown one (401), not a hint (400).
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    device_id = serializers.CharField(max_length=255, required=False, default="")
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=1024, trim_whitespace=False)
+    device_id = StrictCharField(max_length=255, required=False, default="")
+
+
+class StrictEmailField(StrictCharField, serializers.EmailField):
+    pass
 
 
 class RegisterSerializer(LoginSerializer):
-    email = serializers.EmailField(max_length=254)
+    email = StrictEmailField(max_length=254)
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
+    token = StrictCharField()
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh = serializers.CharField()
+    refresh = StrictCharField()
 
 
 class PasswordSerializer(serializers.Serializer):
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    password = StrictCharField(max_length=1024, trim_whitespace=False)
 
 
 class PasswordChangeSerializer(serializers.Serializer):
-    old_password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    old_password = StrictCharField(max_length=1024, trim_whitespace=False)
+    new_password = StrictCharField(max_length=1024, trim_whitespace=False)
 
 
 class TokenPairSerializer(serializers.Serializer):

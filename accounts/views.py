@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -6,6 +6,19 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.models import User
+from accounts.schema import (
+    ACCESS_TOKEN,
+    CREDENTIALS,
+    CREDENTIALS_WITH_DEVICE,
+    PASSWORD_CHANGE,
+    PASSWORD_CONFIRMATION,
+    PROFILE,
+    REFRESH_TOKEN,
+    SIGNED_IN,
+    TOKEN_PAIR,
+    VERIFIED,
+    AccountSchema,
+)
 from accounts.serializers import (
     LoginSerializer,
     PasswordChangeSerializer,
@@ -19,11 +32,7 @@ from accounts.serializers import (
     VerifiedSerializer,
 )
 from persona.ratelimit import rate_limit
-from persona.schema import errors
-
-CREDENTIALS = OpenApiExample(
-    "Credentials", value={"email": "alice@example.com", "password": "correct horse battery staple"}
-)
+from persona.schema import RETRY_AFTER, errors
 
 
 def _validated(serializer_class, request) -> dict:
@@ -45,9 +54,14 @@ class AuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="auth_register",
+        parameters=[RETRY_AFTER],
+        summary="Create an account",
+        description="Creates the account and signs it in. The password must pass Django's password "
+        "validators (400 otherwise); an email registered before, in any case, is a 409. With a "
+        "`device_id`, the tokens are bound to that device.",
         request=RegisterSerializer,
-        responses={201: SignInSerializer, **errors(400, 409, 429, 503)},
-        examples=[CREDENTIALS],
+        responses={201: SignInSerializer, **errors(400, 409, 413, 429, 503)},
+        examples=[CREDENTIALS, CREDENTIALS_WITH_DEVICE, SIGNED_IN],
     )
     @action(detail=False, methods=["post"])
     def register(self, request):
@@ -58,9 +72,13 @@ class AuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="auth_login",
+        parameters=[RETRY_AFTER],
+        summary="Sign in",
+        description="Answers the same 401 whether the email is unknown or the password wrong. "
+        "Limited per client address and per email: 429 with `Retry-After` when over the limit.",
         request=LoginSerializer,
-        responses={200: SignInSerializer, **errors(400, 401, 429, 503)},
-        examples=[CREDENTIALS],
+        responses={200: SignInSerializer, **errors(400, 401, 413, 429, 503)},
+        examples=[CREDENTIALS, CREDENTIALS_WITH_DEVICE, SIGNED_IN],
     )
     @action(detail=False, methods=["post"])
     def login(self, request):
@@ -74,8 +92,12 @@ class AuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="auth_verify",
+        parameters=[RETRY_AFTER],
+        summary="Check a token",
+        description="200 for a live access or refresh token; 401 when it is invalid, expired or revoked.",
         request=TokenSerializer,
-        responses={200: VerifiedSerializer, **errors(400, 401, 429, 503)},
+        responses={200: VerifiedSerializer, **errors(400, 401, 413, 429, 503)},
+        examples=[ACCESS_TOKEN, VERIFIED],
     )
     @action(detail=False, methods=["post"])
     def verify(self, request):
@@ -85,8 +107,14 @@ class AuthViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="auth_refresh",
+        parameters=[RETRY_AFTER],
+        summary="Rotate the token pair",
+        description="A new access token and a new refresh token; the refresh token sent is dead "
+        "afterwards. Replayed within a few seconds (a double send) it still gets a pair; replayed "
+        "later it counts as stolen and every token of its sign-in is revoked (401).",
         request=RefreshSerializer,
-        responses={200: TokenPairSerializer, **errors(400, 401, 429, 503)},
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 429, 503)},
+        examples=[REFRESH_TOKEN, TOKEN_PAIR],
     )
     @action(detail=False, methods=["post"])
     def refresh(self, request):
@@ -102,14 +130,25 @@ SIGNED_OUT = OpenApiResponse(description="Signed out; the tokens are dead.")
 class AccountViewSet(viewsets.ViewSet):
     """The signed-in user's own account and sessions."""
 
+    schema = AccountSchema()
+
     @extend_schema(
-        methods=["GET"], operation_id="auth_profile", responses={200: UserSerializer, **errors(401)}
+        methods=["GET"],
+        operation_id="auth_profile",
+        summary="The signed-in user",
+        description="`device_count` is the number of the user's active devices.",
+        responses={200: UserSerializer, **errors(401, 503)},
+        examples=[PROFILE],
     )
     @extend_schema(
         methods=["DELETE"],
         operation_id="auth_delete_account",
+        summary="Delete the account",
+        description="Takes the password (400 when wrong). The user, their devices, backups and "
+        "tokens are gone.",
         request=PasswordSerializer,
-        responses={204: OpenApiResponse(description="The account is gone."), **errors(400, 401)},
+        responses={204: OpenApiResponse(description="The account is gone."), **errors(400, 401, 413, 503)},
+        examples=[PASSWORD_CONFIRMATION],
     )
     @action(detail=False, methods=["get", "delete"])
     def profile(self, request):
@@ -120,7 +159,13 @@ class AccountViewSet(viewsets.ViewSet):
         return Response(UserSerializer(request.user).data)
 
     @extend_schema(
-        operation_id="auth_logout", request=RefreshSerializer, responses={205: SIGNED_OUT, **errors(400, 401)}
+        operation_id="auth_logout",
+        summary="Sign out",
+        description="Revokes the sign-in the refresh token belongs to: its access and refresh tokens "
+        "are dead. 400 when the refresh token is not one of this user's live ones.",
+        request=RefreshSerializer,
+        responses={205: SIGNED_OUT, **errors(400, 401, 413, 503)},
+        examples=[REFRESH_TOKEN],
     )
     @action(detail=False, methods=["post"])
     def logout(self, request):
@@ -128,7 +173,13 @@ class AccountViewSet(viewsets.ViewSet):
         services.token_family_revoke(user=request.user, refresh=data["refresh"])
         return Response(status=status.HTTP_205_RESET_CONTENT)
 
-    @extend_schema(operation_id="auth_logout_all", request=None, responses={205: SIGNED_OUT, **errors(401)})
+    @extend_schema(
+        operation_id="auth_logout_all",
+        summary="Sign out everywhere",
+        description="Every token of the user, on every device, access and refresh, is dead at once.",
+        request=None,
+        responses={205: SIGNED_OUT, **errors(401, 503)},
+    )
     @action(detail=False, methods=["post"], url_path="logout-all")
     def logout_all(self, request):
         services.token_families_revoke(user=request.user)
@@ -136,8 +187,12 @@ class AccountViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="auth_change_password",
+        summary="Change the password",
+        description="400 when the old password is wrong or the new one weak. Every earlier token "
+        "is dead afterwards; the answer is a fresh pair for this device.",
         request=PasswordChangeSerializer,
-        responses={200: TokenPairSerializer, **errors(400, 401)},
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 503)},
+        examples=[PASSWORD_CHANGE, TOKEN_PAIR],
     )
     @action(detail=False, methods=["post"])
     def password(self, request):

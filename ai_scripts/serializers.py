@@ -1,9 +1,17 @@
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from ai_scripts.models import AIScript, validate_script_content
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class ScriptContentField(serializers.JSONField):
+    """A script's content: always a JSON object (the model validates it)."""
+
+
 class AIScriptSerializer(serializers.ModelSerializer):
+    script_content = ScriptContentField(read_only=True)
+
     class Meta:
         model = AIScript
         fields = ["script_name", "version", "script_content", "updated_at"]
@@ -25,6 +33,8 @@ class AIServiceHealthSerializer(serializers.Serializer):
     latency_ms = serializers.IntegerField(allow_null=True)
 
 
+# One object, although the view is a viewset's `list`.
+@extend_schema_serializer(many=False)
 class AIHealthSerializer(serializers.Serializer):
     """The shape of GET /api/ai/health, for the API schema."""
 

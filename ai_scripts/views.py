@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from ai_scripts import services
 from ai_scripts.models import AIScript
+from ai_scripts.schema import DEGRADED, DOWN, SCRIPT
 from ai_scripts.serializers import AIHealthSerializer, AIScriptSerializer
 from persona.schema import errors
 
@@ -28,18 +29,33 @@ IF_NONE_MATCH = OpenApiParameter(
     description="The ETag of a copy the app holds; when it is still current the answer is 304.",
 )
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the app's copy (If-None-Match) is current.")
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 304],
+    required=True,
+    description="Send it back as If-None-Match to get a 304 while nothing changed.",
+)
 
 
 @extend_schema_view(
     list=extend_schema(
         operation_id="ai_scripts_list",
-        parameters=[IF_NONE_MATCH],
-        responses={200: AIScriptSerializer(many=True), 304: NOT_MODIFIED, **errors(401)},
+        summary="The active prompt templates",
+        description="Sorted by name, with a strong ETag: a request whose If-None-Match holds the "
+        "current ETag is a 304 without a body.",
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: AIScriptSerializer(many=True), 304: NOT_MODIFIED, **errors(401, 503)},
+        examples=[SCRIPT],
     ),
     retrieve=extend_schema(
         operation_id="ai_script_retrieve",
-        parameters=[IF_NONE_MATCH],
-        responses={200: AIScriptSerializer, 304: NOT_MODIFIED, **errors(401, 404)},
+        summary="One active prompt template",
+        description="404 when no active script has this name. ETag and 304 as for the list.",
+        parameters=[IF_NONE_MATCH, ETAG],
+        responses={200: AIScriptSerializer, 304: NOT_MODIFIED, **errors(401, 404, 503)},
+        examples=[SCRIPT],
     ),
 )
 @extend_schema(tags=["ai"])
@@ -69,10 +85,14 @@ class AIScriptViewSet(viewsets.ViewSet):
 @extend_schema_view(
     list=extend_schema(
         operation_id="ai_health",
+        summary="How the AI services are doing",
+        description="Public. `degraded` when some enabled service is down, `down` (503) when "
+        "every one is. Results are cached briefly; URLs and keys are never shown.",
         responses={
             200: AIHealthSerializer,
             503: OpenApiResponse(AIHealthSerializer, description="Every enabled AI service is down."),
         },
+        examples=[DEGRADED, DOWN],
     )
 )
 @extend_schema(tags=["ai"])

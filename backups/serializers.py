@@ -1,14 +1,14 @@
 from django.core.validators import RegexValidator
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backups.models import UserBackup
+from persona.serializers import StrictCharField, StrictIntegerField
 
 METADATA_FIELDS = ["id", "backup_date", "data_size", "checksum", "device_id", "sync_version"]
 
 
-@extend_schema_field(OpenApiTypes.STR)
+@extend_schema_field({"type": "string", "minLength": 1})
 class PayloadField(serializers.Field):
     """An opaque non-empty string, passed through untouched.
 
@@ -37,11 +37,11 @@ class PayloadField(serializers.Field):
 
 class BackupUploadSerializer(serializers.Serializer):
     encrypted_data = PayloadField()
-    checksum = serializers.CharField(
+    checksum = StrictCharField(
         validators=[RegexValidator(r"^[0-9a-fA-F]{64}\Z", "Must be 64 hexadecimal characters (SHA-256).")]
     )
-    device_id = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
-    sync_version = serializers.IntegerField(
+    device_id = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+    sync_version = StrictIntegerField(
         min_value=0, max_value=2**63 - 1, required=False, allow_null=True, default=None
     )
 

@@ -1,4 +1,3 @@
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -8,6 +7,7 @@ from rest_framework.response import Response
 from backups import services
 from backups.models import UserBackup
 from backups.parsers import BackupUploadParser, is_chunked
+from backups.schema import BACKUP, METADATA, TOO_LARGE, UPLOAD
 from backups.serializers import BackupMetadataSerializer, BackupSerializer, BackupUploadSerializer
 from persona.schema import errors
 
@@ -16,30 +16,50 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
     OpenApiParameter.HEADER,
-    description="Makes a retried upload return the first answer instead of storing a duplicate.",
+    description="Makes a retried upload return the first answer instead of storing a duplicate; "
+    "the same key with another payload is a 409.",
 )
 
 
 @extend_schema_view(
     create=extend_schema(
         operation_id="backup_upload",
+        summary="Upload an encrypted backup",
+        description="`checksum` is the SHA-256 hex of the UTF-8 bytes of `encrypted_data`: a "
+        "mismatch or an empty payload is a 400, a payload over the server's limit a 413, and "
+        "nothing is stored. Only the newest backups per user are kept (10 by default).",
         request=BackupUploadSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413)},
+        responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413, 503)},
+        examples=[UPLOAD, METADATA, TOO_LARGE],
     ),
     list=extend_schema(
-        operation_id="backup_list", responses={200: BackupMetadataSerializer(many=True), **errors(401)}
+        operation_id="backup_list",
+        summary="The user's backups",
+        description="Metadata only, newest first: payloads come from `latest` or one by id.",
+        responses={200: BackupMetadataSerializer(many=True), **errors(401, 503)},
+        examples=[METADATA],
     ),
     retrieve=extend_schema(
-        operation_id="backup_retrieve", responses={200: BackupSerializer, **errors(401, 404)}
+        operation_id="backup_retrieve",
+        summary="One backup, with its payload",
+        responses={200: BackupSerializer, **errors(401, 404, 503)},
+        examples=[BACKUP],
     ),
     destroy=extend_schema(
         operation_id="backup_delete",
-        responses={204: OpenApiResponse(description="Deleted."), **errors(401, 404)},
+        summary="Delete a backup",
+        responses={204: OpenApiResponse(description="Deleted."), **errors(401, 404, 503)},
     ),
-    latest=extend_schema(operation_id="backup_latest", responses={200: BackupSerializer, **errors(401, 404)}),
+    latest=extend_schema(
+        operation_id="backup_latest",
+        summary="The newest backup, with its payload",
+        description="404 when the user has no backup yet.",
+        responses={200: BackupSerializer, **errors(401, 404, 503)},
+        examples=[BACKUP],
+    ),
 )
 @extend_schema(tags=["backups"])
 class BackupViewSet(

@@ -206,6 +206,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Component names become class names in generated clients: no bare "CodeEnum".
+    "ENUM_NAME_OVERRIDES": {
+        "SyncConflictCodeEnum": "sync.serializers.SYNC_CONFLICT_CODES",
+        "ReadinessCheckEnum": "persona.schema.CHECK_RESULTS",
+    },
 }
 
 # Rate limits (django-ratelimit syntax: count/period, e.g. "10/m", "5/15m", "100/h").

@@ -9,15 +9,39 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 from django.http import JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from persona.exceptions import PayloadTooLarge, ServiceUnavailable
+from persona.schema import HEALTHY, READY, UNAVAILABLE, HealthSerializer, ReadinessSerializer
 
 logger = logging.getLogger(__name__)
 
 STARTED_AT = time.monotonic()
 
 
+# Probes for load balancers and platforms: public, GET (and HEAD) only.
+PROBE = (api_view(["GET", "HEAD"]), authentication_classes([]), permission_classes([AllowAny]))
+
+
+def probe(view):
+    for decorator in reversed(PROBE):
+        view = decorator(view)
+    return view
+
+
+@extend_schema(
+    operation_id="health",
+    summary="Liveness",
+    description="200 whenever the process serves requests; checks nothing behind it.",
+    tags=["health"],
+    responses={200: HealthSerializer},
+    examples=[HEALTHY],
+)
+@probe
 def health(request):
     return JsonResponse(
         {
@@ -29,6 +53,19 @@ def health(request):
     )
 
 
+@extend_schema(
+    operation_id="health_ready",
+    summary="Readiness",
+    description="200 when the database and, if configured, the shared cache answer; 503 with "
+    "the failing check otherwise. Recovers without a restart.",
+    tags=["health"],
+    responses={
+        200: ReadinessSerializer,
+        503: OpenApiResponse(ReadinessSerializer, description="A backing service is unreachable."),
+    },
+    examples=[READY, UNAVAILABLE],
+)
+@probe
 def health_ready(request):
     """200 when the database and the shared cache answer, 503 otherwise."""
     checks = {"database": _check(_ping_database)}
@@ -61,6 +98,9 @@ def _check(probe) -> str:
     return "ok"
 
 
+# Exempt, or an unknown path with an unsafe method would be an HTML 403 (no CSRF token)
+# rather than the JSON 404 the API promises: the API uses bearer tokens, never cookies.
+@csrf_exempt
 def api_not_found(request):
     return not_found(request)
 

@@ -4,6 +4,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from rest_framework import serializers
 
+from persona.serializers import StrictCharField, StrictIntegerField
 from sync.models import MAX_SYNC_VERSION, UserSyncStatus
 
 # Device clocks drift, but a claim further ahead than this is a broken clock or a bug.
@@ -17,29 +18,11 @@ class SyncStatusSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StrictCharField(serializers.CharField):
-    """A JSON string only: DRF's CharField would quietly turn numbers into text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: DRF's IntegerField also takes "7", 7.0 and true."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class SyncReportSerializer(serializers.Serializer):
     device_id = StrictCharField(
         max_length=255,
         # The device is addressed as /api/sync/status/<device_id>.
-        validators=[RegexValidator(r"/", inverse_match=True, message="A device id cannot contain '/'.")],
+        validators=[RegexValidator(r"^[^/]*\Z", message="A device id cannot contain '/'.")],
     )
     sync_version = StrictIntegerField(min_value=0, max_value=MAX_SYNC_VERSION)
     data_hash = StrictCharField(max_length=255)
@@ -51,9 +34,12 @@ class SyncReportSerializer(serializers.Serializer):
         return value
 
 
+SYNC_CONFLICT_CODES = ["stale_version", "sync_conflict"]
+
+
 class SyncConflictSerializer(serializers.Serializer):
     """The shape of a 409 from POST /api/sync/status, for the API schema."""
 
     detail = serializers.CharField()
-    code = serializers.ChoiceField(choices=["stale_version", "sync_conflict"])
+    code = serializers.ChoiceField(choices=SYNC_CONFLICT_CODES)
     device = SyncStatusSerializer()

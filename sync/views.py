@@ -5,12 +5,17 @@ from rest_framework.response import Response
 
 from persona.schema import errors
 from sync import services
+from sync.schema import DEVICE, DEVICES, REPORT, STALE
 from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncStatusSerializer
 
 
 @extend_schema_view(
     create=extend_schema(
         operation_id="sync_status_report",
+        summary="Report a device's data version",
+        description="Stores the device's `sync_version` and `data_hash`. An older version than "
+        "the stored one, or the same version with another hash, is a 409 with the stored row "
+        "(`code` says which); the same version and hash again is an idempotent retry (200).",
         request=SyncReportSerializer,
         responses={
             200: OpenApiResponse(SyncStatusSerializer, description="Stored, or an idempotent retry."),
@@ -18,18 +23,29 @@ from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncS
             409: OpenApiResponse(
                 SyncConflictSerializer, description="Older version, or same version with another hash."
             ),
-            **errors(400, 401),
+            **errors(400, 401, 413, 503),
         },
+        examples=[REPORT, DEVICE, STALE],
     ),
     list=extend_schema(
-        operation_id="sync_status_list", responses={200: SyncStatusSerializer(many=True), **errors(401)}
+        operation_id="sync_status_list",
+        summary="The user's devices",
+        description="Every device of the user, deactivated ones too, most recently synced first.",
+        responses={200: SyncStatusSerializer(many=True), **errors(401, 503)},
+        examples=[DEVICES],
     ),
     retrieve=extend_schema(
-        operation_id="sync_status_retrieve", responses={200: SyncStatusSerializer, **errors(401, 404)}
+        operation_id="sync_status_retrieve",
+        summary="One device",
+        responses={200: SyncStatusSerializer, **errors(401, 404, 503)},
+        examples=[DEVICE],
     ),
     destroy=extend_schema(
         operation_id="sync_status_deactivate",
-        responses={204: OpenApiResponse(description="Deactivated and signed out."), **errors(401, 404)},
+        summary="Deactivate a device",
+        description="The device no longer counts in `device_count`, and the tokens bound to it "
+        "are signed out. Its next report reactivates it.",
+        responses={204: OpenApiResponse(description="Deactivated and signed out."), **errors(401, 404, 503)},
     ),
 )
 @extend_schema(tags=["sync"])

@@ -60,6 +60,16 @@ def test_it_rejects_incomplete_bodies_with_400(api_client, body):
     assert TokenFamily.objects.count() == 0
 
 
+def test_it_takes_only_strings_and_signs_nobody_in_otherwise(api_client, alice):
+    response = api_client.post(
+        URL, {"email": "alice@example.com", "password": PASSWORD, "device_id": 0}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"device_id": ["Not a valid string."]}
+    assert TokenFamily.objects.count() == 0
+
+
 @pytest.mark.django_db
 @pytest.mark.real_hasher
 def test_a_long_password_counts_whole_not_just_its_first_72_bytes(api_client):

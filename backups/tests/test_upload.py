@@ -86,6 +86,9 @@ def test_it_refuses_a_checksum_that_does_not_match(alice_client):
             {"sync_version": ["Ensure this value is greater than or equal to 0."]},
         ),
         ({**upload_body("x"), "sync_version": "v2"}, {"sync_version": ["A valid integer is required."]}),
+        ({**upload_body("x"), "sync_version": "7"}, {"sync_version": ["A valid integer is required."]}),
+        ({**upload_body("x"), "device_id": 0}, {"device_id": ["Not a valid string."]}),
+        ({**upload_body("x"), "checksum": 1}, {"checksum": ["Not a valid string."]}),
     ],
 )
 def test_it_rejects_bad_input_and_stores_nothing(alice_client, body, errors):

@@ -164,3 +164,11 @@ def test_23_a_huge_page_size_is_capped(alice_client, alice):
         UserSyncStatus.objects.values_list("device_id", flat=True)
     )
     assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize("query", [{"page": "0"}, {"page": "x"}, {"page_size": "-1"}, {"page_size": "1.5"}])
+def test_23_a_malformed_page_is_400(alice_client, query):
+    response = alice_client.get("/api/sync/status", query)
+
+    assert response.status_code == 400
+    assert response.json() == {next(iter(query)): ["A positive integer is required."]}

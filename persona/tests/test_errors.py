@@ -1,4 +1,5 @@
 import pytest
+from django.test import Client
 from django.urls import path
 
 from persona.urls import handler500  # noqa: F401 (this test urlconf uses the project's handler)
@@ -26,6 +27,13 @@ def test_unknown_api_paths_are_json_404_also_with_debug(client, settings):
     settings.DEBUG = True
 
     response = client.post("/api/nope")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_unknown_api_paths_are_json_404_for_unsafe_methods_without_a_csrf_token():
+    response = Client(enforce_csrf_checks=True).delete("/api/sync/backup/0.5")
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Not found."}

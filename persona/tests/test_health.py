@@ -62,3 +62,13 @@ def test_health_needs_no_https_redirect(client, settings):
 
     assert client.get(URL).status_code == 200
     assert client.get("/api/auth/profile").status_code == 301
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", [URL, "/health/ready"])
+def test_the_probes_answer_head_and_refuse_other_methods_with_json_405(client, url):
+    assert client.head(url).status_code == 200
+    response = client.post(url)
+
+    assert response.status_code == 405
+    assert response.json() == {"detail": 'Method "POST" not allowed.'}

@@ -1,0 +1,113 @@
+"""The OpenAPI schema is complete enough to generate a client from: every operation has a
+summary, an example and its error answers, and the shapes match what the server sends."""
+
+import re
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def bodies(operation) -> list[dict]:
+    """The media-type objects of the request body and the success responses."""
+    parts = [operation.get("requestBody", {})]
+    parts += [response for status, response in operation["responses"].items() if status.startswith("2")]
+    return [media for part in parts for media in part.get("content", {}).values()]
+
+
+def test_every_operation_has_a_summary(schema):
+    assert [name for name, operation in operations(schema) if not operation.get("summary")] == []
+
+
+def test_every_operation_with_a_body_has_an_example(schema):
+    missing = [
+        name
+        for name, operation in operations(schema)
+        if bodies(operation) and not any("examples" in media for media in bodies(operation))
+    ]
+    assert missing == []
+
+
+def test_every_protected_operation_documents_401(schema):
+    missing = [
+        name
+        for name, operation in operations(schema)
+        if {"bearerAuth": []} in operation["security"] and "401" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_every_operation_but_liveness_documents_503_for_a_database_outage(schema):
+    missing = [name for name, operation in operations(schema) if "503" not in operation["responses"]]
+
+    assert missing == ["GET /health"]
+
+
+def test_the_health_probes_are_public_and_documented(schema):
+    assert schema["paths"]["/health"]["get"]["security"] == [{}]
+    ready = schema["paths"]["/health/ready"]["get"]
+    assert ready["security"] == [{}]
+    assert set(ready["responses"]) == {"200", "503"}
+
+
+def test_every_operation_taking_a_body_documents_413(schema):
+    missing = [
+        name
+        for name, operation in operations(schema)
+        if "requestBody" in operation and "413" not in operation["responses"]
+    ]
+    assert missing == []
+
+
+def test_the_rate_limited_operations_document_429_with_retry_after_and_503(schema):
+    for operation_id in ("auth_register", "auth_login", "auth_verify", "auth_refresh"):
+        operation = next(op for _, op in operations(schema) if op["operationId"] == operation_id)
+        assert operation["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+        assert "503" in operation["responses"]
+
+
+def test_ai_health_answers_one_object_not_a_list(schema):
+    ok = schema["paths"]["/api/ai/health"]["get"]["responses"]["200"]
+
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AIHealth"}
+
+
+def test_a_device_id_in_a_report_may_not_contain_a_slash(schema):
+    pattern = schema["components"]["schemas"]["SyncReportRequest"]["properties"]["device_id"]["pattern"]
+
+    assert re.search(pattern, "pixel-8.home")
+    assert not re.search(pattern, "pixel/8")
+
+
+def test_deleting_the_account_documents_its_password_body(schema):
+    body = schema["paths"]["/api/auth/profile"]["delete"]["requestBody"]
+
+    assert body["required"] is True
+    assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PasswordRequest"}
+
+
+def test_an_empty_backup_payload_is_invalid_in_the_schema_as_on_the_server(schema):
+    payload = schema["components"]["schemas"]["BackupUploadRequest"]["properties"]["encrypted_data"]
+
+    assert payload == {"type": "string", "minLength": 1}
+
+
+def test_every_400_is_the_one_validation_error_component(schema):
+    bad_requests = [
+        operation["responses"]["400"]["content"]["application/json"]["schema"]
+        for _, operation in operations(schema)
+        if "400" in operation["responses"]
+    ]
+
+    assert len(bad_requests) == 9
+    assert all(body == {"$ref": "#/components/schemas/ValidationError"} for body in bad_requests)
