@@ -39,7 +39,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         operation_id="backup_list",
         summary="The user's backups",
         description="Metadata only, newest first: payloads come from `latest` or one by id.",
-        responses={200: BackupMetadataSerializer(many=True), **errors(401, 503)},
+        responses={200: BackupMetadataSerializer(many=True), **errors(400, 401, 503)},
         examples=[METADATA],
     ),
     retrieve=extend_schema(

@@ -31,7 +31,7 @@ from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncS
         operation_id="sync_status_list",
         summary="The user's devices",
         description="Every device of the user, deactivated ones too, most recently synced first.",
-        responses={200: SyncStatusSerializer(many=True), **errors(401, 503)},
+        responses={200: SyncStatusSerializer(many=True), **errors(400, 401, 503)},
         examples=[DEVICES],
     ),
     retrieve=extend_schema(
