@@ -1,14 +1,19 @@
+import re
+
 from django.utils.http import urlencode
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
+
+# SQL's OFFSET is a 64-bit integer; a page past this is past any list and reads nothing.
+MAX_OFFSET = 2**62
 
 
 def _positive_int(request, name: str, default: int) -> int:
     value = request.query_params.get(name)
     if value is None:
         return default
-    if not value.isdigit() or int(value) < 1:
+    if not re.fullmatch(r"[0-9]+", value) or int(value) < 1:
         raise ValidationError({name: ["A positive integer is required."]})
     return int(value)
 
@@ -29,7 +34,7 @@ class CappedPagination(BasePagination):
         self.page_size = min(_positive_int(request, "page_size", self.MAX_PAGE_SIZE), self.MAX_PAGE_SIZE)
         self.page = _positive_int(request, "page", 1)
         start = (self.page - 1) * self.page_size
-        rows = list(queryset[start : start + self.page_size + 1])
+        rows = list(queryset[start : start + self.page_size + 1]) if start <= MAX_OFFSET else []
         self.has_next = len(rows) > self.page_size
         return rows[: self.page_size]
 
