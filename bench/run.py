@@ -43,6 +43,8 @@ SECONDS = 2 if QUICK else 5
 WARMUP_SECONDS = 1 if QUICK else 2
 RATE_SECONDS = 3 if QUICK else 6
 BACKUP_REPEATS = 2 if QUICK else 4
+# For iteration: BENCH_ONLY=scripts_200,sync_get,backups,logins measures just those (no tables).
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 SERVER_CPU, LOAD_CPU = "0", "1"
 MIB = 1024 * 1024
 CONTENDERS = ("app", "floor", "peer")
@@ -78,6 +80,7 @@ SCENARIOS = [
     Scenario("backup_list_100", "GET", "/api/sync/backup", user="list-big", fixed_rate=False),
     Scenario("backup_list_100_tiny", "GET", "/api/sync/backup", user="list-tiny", fixed_rate=False),
 ]
+MEASURED = [s for s in SCENARIOS if not ONLY or s.name in ONLY]
 
 
 # ---------------------------------------------------------------- setup
@@ -451,8 +454,8 @@ class Bench:
         }
 
     def throughput(self, live: dict) -> dict:
-        results = {s.name: {name: [] for name in CONTENDERS} for s in SCENARIOS}
-        for scenario in SCENARIOS:
+        results = {s.name: {name: [] for name in CONTENDERS} for s in MEASURED}
+        for scenario in MEASURED:
             seconds = SECONDS * scenario.seconds_factor
             for name, server in live.items():
                 wrk(server.port, scenario, WARMUP_SECONDS, self.scenario_env(name, scenario))
@@ -476,7 +479,7 @@ class Bench:
     def fixed_rate(self, live: dict, peaks: dict) -> dict:
         """p50/p99 at one rate for all contenders: half the slowest contender's peak."""
         results = {}
-        for scenario in SCENARIOS:
+        for scenario in MEASURED:
             if not scenario.fixed_rate:
                 continue
             rate = max(10, round(0.5 * min(peaks[scenario.name].values())))
@@ -685,9 +688,17 @@ def main() -> None:
             for name, by in report["throughput"].items()
         }
         report["fixed_rate"] = bench.fixed_rate(live, peaks)
-        report["reads_during_logins"] = bench.reads_during_logins(live, peaks)
-        report["backups"] = bench.backups(live)
+        if not ONLY or {"logins", "scripts_200"} <= ONLY:
+            report["reads_during_logins"] = bench.reads_during_logins(live, peaks)
+        if not ONLY or "backups" in ONLY:
+            report["backups"] = bench.backups(live)
         report["memory_after_load"] = bench.memory(live)
+        log(
+            "memory after load (workers' RSS MiB): "
+            + ", ".join(f"{n} {m['workers_rss_mib']:.0f}" for n, m in report["memory_after_load"].items())
+        )
+    if ONLY:
+        return
     from bench.report import markdown
 
     table = markdown(report)
