@@ -139,29 +139,29 @@ def scripts(environ):
     if stamp is None:
         cache.set("floor:ai_scripts:stamp", uuid.uuid4().hex)
         stamp = cache.get("floor:ai_scripts:stamp")
-    etag_key = b"floor:ai_scripts:etag:" + stamp
-    etag = cache.get(etag_key)
-    wanted = environ.get("HTTP_IF_NONE_MATCH", "")
-    if etag is not None and etag.decode() in wanted:
-        return "304 Not Modified", None, [("ETag", etag.decode()), ("Cache-Control", "private, no-cache")]
-    rows = (
-        db()
-        .execute(
-            "SELECT id, script_name, version, script_content, is_active, created_at, updated_at"
-            " FROM ai_scripts WHERE is_active ORDER BY script_name ASC"
+    # As the app: the ETag and JSON are cached per stamp, so requests skip the scripts query.
+    key = b"floor:ai_scripts:json:" + stamp
+    cached = cache.get(key)
+    if cached is None:
+        rows = (
+            db()
+            .execute(
+                "SELECT id, script_name, version, script_content, is_active, created_at, updated_at"
+                " FROM ai_scripts WHERE is_active ORDER BY script_name ASC"
+            )
+            .fetchall()
         )
-        .fetchall()
-    )
-    content = orjson.dumps(
-        [
-            {"script_name": r[1], "version": r[2], "script_content": r[3], "updated_at": iso(r[6])}
-            for r in rows
-        ]
-    )
-    etag = f'"{hashlib.sha256(content).hexdigest()}"'
-    cache.set(etag_key, etag, ex=86400)
-    headers = [("ETag", etag), ("Cache-Control", "private, no-cache")]
-    if etag in wanted:
+        content = orjson.dumps(
+            [
+                {"script_name": r[1], "version": r[2], "script_content": r[3], "updated_at": iso(r[6])}
+                for r in rows
+            ]
+        )
+        cached = f'"{hashlib.sha256(content).hexdigest()}" '.encode() + content
+        cache.set(key, cached, ex=86400)
+    etag, content = cached.split(b" ", 1)
+    headers = [("ETag", etag.decode()), ("Cache-Control", "private, no-cache")]
+    if etag.decode() in environ.get("HTTP_IF_NONE_MATCH", ""):
         return "304 Not Modified", None, headers
     return "200 OK", content, headers
 
