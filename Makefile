@@ -36,5 +36,4 @@ check: $(BIN)/.installed
 # on loopback, ~10-15 minutes; BENCH_QUICK=1 runs one short round. Needs PostgreSQL and Redis
 # (DATABASE_URL / REDIS_URL, default 127.0.0.1); installs wrk and the peer's npm packages.
 bench: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python bench/run.py

@@ -42,7 +42,6 @@ def baseline(command: list[str]):
 
 
 def floor_command() -> list[str]:
-    pytest.importorskip("orjson", reason="the floor needs bench/requirements.txt")
     return [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bench.floor:application"]
 
 
