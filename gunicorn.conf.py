@@ -3,8 +3,19 @@
 import multiprocessing
 import os
 
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container's or taskset's set), not the host's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return multiprocessing.cpu_count()
+
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+# One worker per usable CPU: a worker runs Python on one CPU at a time (the GIL), and more
+# workers than CPUs only add memory.
+workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
 # Threads let requests overlap while one waits on the database or hashes a password
 # (bcrypt releases the GIL).
 worker_class = "gthread"
