@@ -13,6 +13,7 @@ transfers with their peak worker memory. Servers run on CPU 0, load generators o
 Writes bench/results/<time>.json and .md (and latest.*), and prints the tables.
 """
 
+import contextlib
 import hashlib
 import http.client
 import json
@@ -21,6 +22,7 @@ import platform
 import re
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -172,6 +174,7 @@ class Server:
             env={**env, "PORT": str(port)},
             stdout=subprocess.DEVNULL,
             stderr=(RESULTS / f"{name}.log").open("ab"),
+            start_new_session=True,  # its own process group, so that stop() ends the workers too
         )
         deadline = time.monotonic() + 30
         while True:
@@ -205,8 +208,10 @@ class Server:
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # workers left behind by a stuck master
 
 
 @contextmanager
