@@ -17,9 +17,10 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # workers than CPUs only add memory.
 workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
 # Threads let requests overlap while one waits on the database or hashes a password
-# (bcrypt releases the GIL).
+# (bcrypt releases the GIL). Sign-ins queue for the worker's one hash at a time
+# (accounts.hashers), so there are threads to spare for the other requests meanwhile.
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 # On SIGTERM, workers finish the requests they hold for up to this long before exiting.
 graceful_timeout = 30

@@ -160,7 +160,7 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",  # 12 rounds
+    "accounts.hashers.BCryptSHA256PasswordHasher",  # 12 rounds, one hash at a time per worker
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
