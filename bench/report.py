@@ -127,11 +127,6 @@ def markdown(report: dict) -> str:
             )
             + " |"
         )
-    big, tiny = peaks["backup_list_100"]["app"], peaks["backup_list_100_tiny"]["app"]
-    lines.append("")
-    lines.append(
-        f"Listing 100 backups of 1 MiB runs at {big / tiny:.2f}x the rate of listing 100 tiny ones (app)."
-    )
 
     memory = report["memory_after_load"]
     lines += [
@@ -157,4 +152,66 @@ def markdown(report: dict) -> str:
         + " | ".join(_f(memory[c]["total_rss_mib"], 0) for c in CONTENDERS)
         + " | |",
     ]
+    lines += ["", *targets(report, peaks)]
     return "\n".join(lines) + "\n"
+
+
+def targets(report: dict, peaks: dict) -> list[str]:
+    """Issue 8's targets, each with its measured value."""
+    rows = []
+
+    def check(name, value, goal, met):
+        rows.append(f"| {name} | {value} | {goal} | {'met' if met else '**not met**'} |")
+
+    for scenario in ("scripts_200", "scripts_304", "sync_upsert"):
+        p = peaks[scenario]
+        check(
+            f"{LABELS[scenario]}: app ÷ floor",
+            f"{p['app'] / p['floor']:.2f}x",
+            ">= 0.8x",
+            p["app"] >= 0.8 * p["floor"],
+        )
+        check(
+            f"{LABELS[scenario]}: app ÷ peer",
+            f"{p['app'] / p['peer']:.2f}x",
+            ">= 1.0x",
+            p["app"] >= p["peer"],
+        )
+    login, ceiling = peaks["login"], report["bcrypt_ceiling_per_s"]
+    check(
+        "login: app ÷ bcrypt ceiling",
+        f"{login['app'] / ceiling:.2f}x",
+        ">= 0.9x",
+        login["app"] >= 0.9 * ceiling,
+    )
+    check(
+        "login: app ÷ peer",
+        f"{login['app'] / login['peer']:.2f}x",
+        ">= 0.95x",
+        login["app"] >= 0.95 * login["peer"],
+    )
+    ratio = report["reads_during_logins"]["app"]["p99_ratio"]
+    check("template read p99 while logins run ÷ alone", f"{ratio:.2f}x", "<= 2x", ratio <= 2)
+    for kind in ("upload", "download"):
+        entry = report["backups"][f"backup_{kind}_10MiB"]
+        growth = entry["app"]["peak_growth_x_payload"]
+        shown = f"{growth:.1f}x the payload"
+        check(f"10 MiB {kind}: worker peak RSS growth", shown, "<= 3x", round(growth, 1) <= 3)
+    download = report["backups"]["backup_download_10MiB"]
+    check(
+        "10 MiB download time ÷ peer's",
+        f"{download['peer']['mb_per_s'] / download['app']['mb_per_s']:.2f}x",
+        "<= 1x",
+        download["app"]["mb_per_s"] >= download["peer"]["mb_per_s"],
+    )
+    big, tiny = peaks["backup_list_100"]["app"], peaks["backup_list_100_tiny"]["app"]
+    check(
+        "list of 100 x 1 MiB backups ÷ 100 tiny (req/s)",
+        f"{big / tiny:.2f}x",
+        "about 1x (>= 0.9x)",
+        big >= 0.9 * tiny,
+    )
+    memory = report["memory_after_load"]
+    rss = memory["app"]["workers_rss_mib"] / memory["peer"]["workers_rss_mib"]
+    check("app workers' RSS after load ÷ peer's", f"{rss:.2f}x", "<= 1.5x", rss <= 1.5)
+    return ["Issue 8's targets:", "", "| target | measured | goal | |", "|---|---:|---:|---|", *rows]

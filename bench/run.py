@@ -454,6 +454,7 @@ class Bench:
             "sync_get": ("GET", "/api/sync/status/bench-1", fixed(), main, 200, 5),
             "login": ("POST", "/api/auth/login", fixed(self.login_body()), {}, 200, 2),
             "backup_list_100": ("GET", "/api/sync/backup", fixed(), self.headers("list-big"), 200, 3),
+            "backup_list_100_tiny": ("GET", "/api/sync/backup", fixed(), self.headers("list-tiny"), 200, 3),
             "backup_upload": ("POST", "/api/sync/backup", fixed(upload), uploader, 201, 3),
             "backup_latest": ("GET", "/api/sync/backup/latest", fixed(), self.headers("latest-1m"), 200, 3),
         }
@@ -674,6 +675,8 @@ def seed_database(env: dict) -> dict:
 
 def main() -> None:
     RESULTS.mkdir(exist_ok=True)
+    for server_log in RESULTS.glob("*.log"):  # the servers' logs of this run only
+        server_log.unlink()
     ensure_tools()
     database_url, redis_url = database_urls()
     create_database(database_url)
