@@ -147,7 +147,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "persona.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "persona",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
