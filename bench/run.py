@@ -475,11 +475,14 @@ class Bench:
                         (server.cpu_seconds() - cpu_before) * 1000 / max(result["requests"], 1)
                     )
                     results[scenario.name][name].append(result)
-            summary = {
-                name: round(median(r["rps"] for r in runs), 1)
-                for name, runs in results[scenario.name].items()
-            }
-            log(f"{scenario.name}: {summary} req/s")
+            log(
+                f"{scenario.name}: "
+                + ", ".join(
+                    f"{name} {median(r['rps'] for r in runs):.1f} req/s"
+                    f" {median(r['cpu_ms_per_request'] for r in runs):.2f} ms CPU"
+                    for name, runs in results[scenario.name].items()
+                )
+            )
         return results
 
     def fixed_rate(self, live: dict, peaks: dict) -> dict:
