@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 
-.PHONY: run test lint fmt check schema schema-check contract fleet
+.PHONY: run test lint fmt check schema schema-check contract fleet bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -58,3 +58,9 @@ contract: $(BIN)/.contract-installed
 # DATABASE_URL is set, else SQLite). FLEET_ARGS="--large" for the big run, "--seed N" to vary.
 fleet: $(BIN)/.installed
 	$(BIN)/python bench/fleet.py --spawn $(FLEET_ARGS)
+
+# The benchmark suite (bench/run.py): the app against a bare-WSGI floor and the Express peer
+# on loopback, ~10-15 minutes; BENCH_QUICK=1 runs one short round. Needs PostgreSQL and Redis
+# (DATABASE_URL / REDIS_URL, default 127.0.0.1); installs wrk and the peer's npm packages.
+bench: $(BIN)/.installed
+	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python bench/run.py

@@ -17,9 +17,9 @@ from ai_scripts.schema import DEGRADED, DOWN, SCRIPT
 from ai_scripts.serializers import AIHealthSerializer, AIScriptSerializer
 from persona.schema import errors
 
-# ETags are cached per scripts stamp; a change moves the stamp, so old entries are only
-# kept this long to be tidied away.
-ETAG_CACHE_SECONDS = 24 * 60 * 60
+# ETags and JSON are cached per scripts stamp; a change moves the stamp, so old entries are
+# only kept this long to be tidied away.
+CACHE_SECONDS = 24 * 60 * 60
 
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -110,19 +110,20 @@ class AIHealthViewSet(viewsets.ViewSet):
 def _conditional_json(request, *, name: str, body) -> HttpResponse:
     """The JSON of body() with a strong ETag, or 304 when If-None-Match holds that ETag.
 
-    The ETag of the current scripts stamp comes from the cache, so a matching request is
-    answered without a query and without serializing anything.
+    The ETag and the JSON of the current scripts stamp come from the cache, so a request
+    is answered without querying or serializing the scripts: only the first one after a
+    change (which moves the stamp) renders them.
     """
-    etag_key = f"ai_scripts:etag:{services.scripts_stamp()}:{name}"
-    etag = cache.get(etag_key)
-    if etag is None or not _matches(request, etag):
+    key = f"ai_scripts:json:{services.scripts_stamp()}:{name}"
+    cached = cache.get(key)
+    if cached is None:
         content = JSONRenderer().render(body())
-        etag = f'"{hashlib.sha256(content).hexdigest()}"'
-        cache.set(etag_key, etag, timeout=ETAG_CACHE_SECONDS)
-        if not _matches(request, etag):
-            response = HttpResponse(content, content_type="application/json")
-            return _with_validators(response, etag)
-    return _with_validators(HttpResponseNotModified(), etag)
+        cached = (f'"{hashlib.sha256(content).hexdigest()}"', content)
+        cache.set(key, cached, timeout=CACHE_SECONDS)
+    etag, content = cached
+    if _matches(request, etag):
+        return _with_validators(HttpResponseNotModified(), etag)
+    return _with_validators(HttpResponse(content, content_type="application/json"), etag)
 
 
 def _matches(request, etag: str) -> bool:

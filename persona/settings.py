@@ -135,6 +135,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters travel apart from the SQL text: a 10 MiB backup is sent as it is instead of
+    # being quoted into a copy of the query (bench/backup_memory.py measures the difference).
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: shared Redis when REDIS_URL is set (rate limits and health results must be shared
@@ -143,7 +147,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "persona.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "persona",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -160,7 +164,7 @@ if not REDIS_URL:
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",  # 12 rounds
+    "accounts.hashers.BCryptSHA256PasswordHasher",  # 12 rounds, one hash at a time per worker
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -174,7 +178,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.TokenFamilyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["persona.parsers.SafeJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["persona.renderers.ORJSONRenderer"],
     "EXCEPTION_HANDLER": "persona.views.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "persona.pagination.CappedPagination",

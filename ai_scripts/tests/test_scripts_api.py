@@ -93,6 +93,19 @@ def test_a_200_costs_two_queries_with_authentication(
     assert len(response.json()) == 2
 
 
+def test_a_repeated_200_comes_from_the_cache_with_only_the_authentication_query(
+    alice_client, make_script, django_assert_max_num_queries
+):
+    make_script("greeting")
+    first = alice_client.get(URL)
+
+    with django_assert_max_num_queries(1):
+        again = alice_client.get(URL)
+
+    assert again.status_code == 200
+    assert (again.content, again["ETag"]) == (first.content, first["ETag"])
+
+
 def test_a_304_costs_only_the_authentication_query_and_no_serializing(
     alice_client, make_script, django_assert_max_num_queries, monkeypatch
 ):

@@ -1,0 +1,94 @@
+"""Seeds the benchmark database through the app's own models and services; prints JSON.
+
+Run by bench/run.py with the benchmark's environment (DATABASE_URL, JWT_SECRET, ...):
+every bench user is deleted and created afresh, so each run starts from the same rows.
+"""
+
+import base64
+import hashlib
+import json
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "persona.settings")
+django.setup()
+
+from django.utils import timezone  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from accounts.services import token_family_start  # noqa: E402
+from ai_scripts import services as script_services  # noqa: E402
+from ai_scripts.models import AIScript  # noqa: E402
+from backups.models import UserBackup  # noqa: E402
+from sync.models import UserSyncStatus  # noqa: E402
+
+PASSWORD = "bench passphrase that is long enough"
+DOMAIN = "@bench.example.com"
+MIB = 1024 * 1024
+DEVICES = 64
+SCRIPTS = 20
+LISTED_BACKUPS = 100
+
+
+def payload(size: int, seed: int) -> str:
+    """`size` bytes of base64 text, like a client's encrypted backup."""
+    block = base64.b64encode(hashlib.sha512(str(seed).encode()).digest() * 1024).decode()
+    return (block * (size // len(block) + 1))[:size]
+
+
+def backups_for(user: User, *, count: int, size: int) -> None:
+    for start in range(0, count, 10):
+        UserBackup.objects.bulk_create(
+            UserBackup(
+                user=user,
+                encrypted_data=(data := payload(size, start + n)),
+                backup_date=timezone.now(),
+                data_size=size,
+                checksum=hashlib.sha256(data.encode()).hexdigest(),
+            )
+            for n in range(min(10, count - start))
+        )
+
+
+def main() -> None:
+    User.objects.filter(email__endswith=DOMAIN).delete()
+    for number in range(SCRIPTS):
+        name = f"bench-script-{number:02d}"
+        if not AIScript.objects.filter(script_name=name).exists():
+            content = {
+                "system": f"You are Persona's helper number {number}. " * 12,
+                "temperature": 0.7,
+                "parameters": {"max_tokens": 512, "stop": ["\n\n"]},
+            }
+            script_services.script_save(
+                script=AIScript(script_name=name, version="1.0.0", script_content=content)
+            )
+    users = {}
+    for name in ("main", "uploader", "list-big", "list-tiny", "latest-1m", "latest-10m"):
+        users[name] = User.objects.create_user(f"{name}{DOMAIN}", PASSWORD)
+    UserSyncStatus.objects.bulk_create(
+        UserSyncStatus(user=users["main"], device_id=f"bench-{n}", sync_version=0, data_hash="h0")
+        for n in range(DEVICES)
+    )
+    User.objects.filter(pk=users["main"].pk).update(device_count=DEVICES)
+    backups_for(users["list-big"], count=LISTED_BACKUPS, size=MIB)
+    backups_for(users["list-tiny"], count=LISTED_BACKUPS, size=16)
+    backups_for(users["latest-1m"], count=1, size=MIB)
+    backups_for(users["latest-10m"], count=1, size=10 * MIB)
+    tokens = {name: token_family_start(user=user)["access"] for name, user in users.items()}
+    print(
+        json.dumps(
+            {
+                "password": PASSWORD,
+                "main_email": f"main{DOMAIN}",
+                "tokens": tokens,
+                "devices": DEVICES,
+                "scripts": AIScript.objects.filter(is_active=True).count(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
