@@ -218,3 +218,12 @@ def test_it_is_read_only(alice_client, make_script, method, path):
     assert response.status_code == 405
     assert AIScript.objects.get() == script
     assert AIScript.objects.values_list("version", flat=True).get() == "1.0"
+
+
+def test_a_script_holding_an_integer_beyond_64_bits_is_served(alice_client):
+    AIScript.objects.create(script_name="huge", version="1", script_content={"max_tokens": 2**70})
+
+    response = alice_client.get("/api/ai/scripts")
+
+    assert response.status_code == 200
+    assert response.json()[0]["script_content"] == {"max_tokens": 2**70}

@@ -28,3 +28,9 @@ def test_it_renders_nothing_for_no_data():
 
 def test_it_indents_when_the_client_asks():
     assert ORJSONRenderer().render({"a": 1}, "application/json; indent=2") == b'{\n  "a": 1\n}'
+
+
+def test_what_orjson_refuses_is_rendered_by_drf():
+    data = {"max_tokens": 2**70, "by_id": {1: "one"}}
+
+    assert ORJSONRenderer().render(data) == JSONRenderer().render(data)
