@@ -343,7 +343,11 @@ def wrk(port: int, scenario: Scenario, seconds: float, env: dict) -> dict:
         f"http://127.0.0.1:{port}",
     ]
     output = subprocess.run(
-        command, env={**os.environ, **env}, capture_output=True, text=True, check=True
+        command,
+        env={**os.environ, "BENCH_LUA_DIR": str(BENCH / "lua"), **env},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH_JSON "))
     result = json.loads(line.removeprefix("BENCH_JSON "))
