@@ -22,6 +22,8 @@ import orjson
 import psycopg
 import redis
 
+from sync.sql import REPORT_SQL
+
 DATABASE_URL = os.environ["DATABASE_URL"]
 JWT_SECRET = os.environ["JWT_SECRET"]
 ACCESS_SECONDS = int(os.environ.get("JWT_ACCESS_SECONDS", 15 * 60))
@@ -180,44 +182,18 @@ def device_json(row) -> dict:
 def sync_report(environ):
     user = authenticate(environ)[12]
     body = orjson.loads(read_body(environ))
-    device_id, version, data_hash = body["device_id"], body["sync_version"], body["data_hash"]
+    version, data_hash = body["sync_version"], body["data_hash"]
+    params = {"user_id": user, "new_id": uuid.uuid4(), "device_id": body["device_id"]}
+    params |= {"sync_version": version, "data_hash": data_hash, "last_sync_timestamp": None}
+    params["now"] = datetime.now(UTC)
     conn = db()
-    with conn.transaction():
-        row = conn.execute(
-            f"SELECT {DEVICE_COLUMNS} FROM user_sync_status WHERE user_id = %s AND device_id = %s"
-            " ORDER BY id ASC LIMIT 1 FOR UPDATE",
-            (user, device_id),
-        ).fetchone()
-        now = datetime.now(UTC)
-        if row is None:
-            row = (uuid.uuid4(), user, device_id, version, data_hash, None, now, True)
-            conn.execute(
-                f"INSERT INTO user_sync_status ({DEVICE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                row,
-            )
-            conn.execute(
-                "UPDATE users SET last_sync = %s, device_count = device_count + 1 WHERE id = %s", (now, user)
-            )
-            return "201 Created", device_json(row)
-        if version < row[3] or (version == row[3] and data_hash != row[4]):
-            return "409 Conflict", {
-                "detail": "Rejected.",
-                "code": "stale_version",
-                "device": device_json(row),
-            }
-        if row[7] and version == row[3]:
-            return "200 OK", device_json(row)
-        added = 0 if row[7] else 1
-        conn.execute(
-            "UPDATE user_sync_status SET sync_version = %s, data_hash = %s, last_sync_timestamp = NULL,"
-            " synced_at = %s, is_active = true WHERE id = %s",
-            (version, data_hash, now, row[0]),
-        )
-        conn.execute(
-            "UPDATE users SET last_sync = %s, device_count = device_count + %s WHERE id = %s",
-            (now, added, user),
-        )
-        return "200 OK", device_json((*row[:3], version, data_hash, None, now, True))
+    row = conn.execute(REPORT_SQL, params).fetchone() or conn.execute(REPORT_SQL, params).fetchone()
+    accepted, device = row[0], row[1:]
+    if accepted:
+        return ("201 Created" if device[0] == params["new_id"] else "200 OK"), device_json(device)
+    if version < device[3] or (version == device[3] and data_hash != device[4]):
+        return "409 Conflict", {"detail": "Rejected.", "code": "stale_version", "device": device_json(device)}
+    return "200 OK", device_json(device)
 
 
 def sync_get(environ, device_id: str):

@@ -1,16 +1,22 @@
 """Device sync rules: which reports are accepted, and the user's counters that follow them.
 
 A device's row is changed only while it is locked (or by one conditional UPDATE), and the
-user's `device_count` moves by F() increments in the same transaction, on exactly the
+user's `device_count` moves by increments in the same transaction, on exactly the
 transitions that change the number of active devices: a new device, a deactivated device
 that reports again, an active device deactivated. So the count stays equal to the number
 of active rows however many requests race, without ever counting rows in Python.
+
+On PostgreSQL a report is one statement (sync/sql.py): locking, comparing, storing and
+counting in one round trip made the hottest write of the API about twice as fast as the
+ORM's five (bench/). Other databases take the same steps through the ORM (_report); both
+run the same tests.
 """
 
+import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
@@ -18,6 +24,7 @@ from rest_framework.exceptions import NotFound
 from accounts.models import User
 from accounts.services import token_families_revoke
 from sync.models import UserSyncStatus
+from sync.sql import REPORT_SQL
 
 STALE_VERSION, SYNC_CONFLICT = "stale_version", "sync_conflict"
 
@@ -53,6 +60,8 @@ def sync_status_report(
         "data_hash": data_hash,
         "last_sync_timestamp": last_sync_timestamp,
     }
+    if connection.vendor == "postgresql":
+        return _report_in_one_statement(**report)
     try:
         return _report(**report)
     except IntegrityError:
@@ -154,3 +163,36 @@ def _check_version(device: UserSyncStatus, *, sync_version: int, data_hash: str)
 
 def _user_synced(user: User, *, at: datetime, devices_added: int) -> None:
     User.objects.filter(pk=user.pk).update(last_sync=at, device_count=F("device_count") + devices_added)
+
+
+def _report_in_one_statement(
+    *,
+    user: User,
+    device_id: str,
+    sync_version: int,
+    data_hash: str,
+    last_sync_timestamp: datetime | None,
+) -> tuple[UserSyncStatus, bool]:
+    """_report's rules in REPORT_SQL: accepted reports come back stored, others as they were."""
+    params = {
+        "user_id": user.pk,
+        "new_id": uuid.uuid4(),
+        "device_id": device_id,
+        "sync_version": sync_version,
+        "data_hash": data_hash,
+        "last_sync_timestamp": last_sync_timestamp,
+        # The later of this and the stored time, so a device's accepted reports never go back in time.
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(REPORT_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            # The first report of this device raced another one and lost; now the row exists.
+            cursor.execute(REPORT_SQL, params)
+            row = cursor.fetchone()
+    accepted, *values = row
+    device = UserSyncStatus.from_db(connection.alias, None, values)
+    if not accepted:
+        _check_version(device, sync_version=sync_version, data_hash=data_hash)
+    return device, accepted and device.id == params["new_id"]

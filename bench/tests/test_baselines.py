@@ -1,5 +1,6 @@
 """The benchmark's baselines start and do the app's work: a token the app minted passes
-their JWT check and token-family query, and the device they return is the app's row."""
+their JWT check and token-family query, the device they return is the app's row, and the
+report they store lands in it."""
 
 import contextlib
 import os
@@ -54,7 +55,7 @@ def peer_command() -> list[str]:
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("command", [floor_command, peer_command], ids=["floor", "peer"])
-def test_the_baseline_reads_a_device_with_an_app_token(command, alice, tokens_for):
+def test_the_baseline_reads_and_stores_a_device_with_an_app_token(command, alice, tokens_for):
     UserSyncStatus.objects.create(user=alice, device_id="phone", sync_version=7, data_hash="abc")
     bearer = {"Authorization": f"Bearer {tokens_for(alice)['access']}"}
     with baseline(command()) as base_url:
@@ -65,3 +66,10 @@ def test_the_baseline_reads_a_device_with_an_app_token(command, alice, tokens_fo
         assert (
             http("GET", f"{base_url}/api/sync/status/phone", headers={"Authorization": "Bearer x"})[0] == 401
         )
+        report = {"device_id": "phone", "sync_version": 8, "data_hash": "def"}
+        status, _, body = http("POST", f"{base_url}/api/sync/status", body=report, headers=bearer)
+        assert (status, body["sync_version"], body["data_hash"]) == (200, 8, "def")
+        stale = {**report, "sync_version": 7}
+        assert http("POST", f"{base_url}/api/sync/status", body=stale, headers=bearer)[0] == 409
+    device = UserSyncStatus.objects.get(user=alice)
+    assert (device.sync_version, device.data_hash, device.is_active) == (8, "def", True)
