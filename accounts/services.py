@@ -99,7 +99,7 @@ class _LiveFamilyLookup:
         self._prepared = {}
 
     def run(self, family_id: uuid.UUID, user_id: uuid.UUID) -> TokenFamily | None:
-        sql, columns = self._prepare()
+        sql, converted = self._prepare()
         pk = TokenFamily._meta.pk
         params = [pk.get_db_prep_value(family_id, connection), pk.get_db_prep_value(user_id, connection)]
         with connection.cursor() as cursor:
@@ -107,7 +107,9 @@ class _LiveFamilyLookup:
             row = cursor.fetchone()
         if row is None:
             return None
-        values = [self._convert(value, column) for value, column in zip(row, columns, strict=True)]
+        values = list(row)
+        for index, column in converted:
+            values[index] = self._convert(values[index], column)
         split = len(TokenFamily._meta.concrete_fields)
         family = TokenFamily.from_db(connection.alias, None, values[:split])
         user = User.from_db(connection.alias, None, values[split:])
@@ -115,6 +117,7 @@ class _LiveFamilyLookup:
         return family
 
     def _prepare(self):
+        """The SQL, and the columns whose values need converting (none on PostgreSQL)."""
         if connection.vendor not in self._prepared:
             quote = connection.ops.quote_name
             columns = [field.get_col("f") for field in TokenFamily._meta.concrete_fields]
@@ -127,14 +130,20 @@ class _LiveFamilyLookup:
                 f" WHERE f.{quote('id')} = %s AND f.{quote('user_id')} = %s"
                 f" AND f.{quote('revoked_at')} IS NULL AND u.{quote('is_active')}"
             )
-            self._prepared[connection.vendor] = (sql, columns)
+            converted = [(index, column) for index, column in enumerate(columns) if self._converters(column)]
+            self._prepared[connection.vendor] = (sql, converted)
         return self._prepared[connection.vendor]
 
-    @staticmethod
-    def _convert(value, column):
-        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+    @classmethod
+    def _convert(cls, value, column):
+        for converter in cls._converters(column):
             value = converter(value, column, connection)
         return value
+
+    @staticmethod
+    def _converters(column):
+        # Methods of this thread's connection, so they are looked up each time they are used.
+        return connection.ops.get_db_converters(column) + column.get_db_converters(connection)
 
 
 _live_family_lookup = _LiveFamilyLookup()
