@@ -1,10 +1,10 @@
 """AI scripts rules: every change to a script records its new state and moves the scripts stamp.
 
 The stamp is a token in the shared cache that names the current generation of the scripts.
-ETags are cached per generation, so a conditional GET is answered from the cache alone;
-every change replaces the stamp after its transaction commits, which retires every
-cached ETag at once. A lost stamp (cache cleared or evicted) is simply replaced by a fresh
-one, whose ETags are then recomputed from the database.
+Each process keeps the JSON and ETags it rendered per generation, so a read is answered
+after one cache read (the stamp); every change replaces the stamp after its transaction
+commits, which retires every rendered ETag at once. A lost stamp (cache cleared or
+evicted) is simply replaced by a fresh one, whose ETags are then rendered from the database.
 """
 
 import http.client

@@ -1,6 +1,6 @@
 import hashlib
+from dataclasses import dataclass, field
 
-from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.http import parse_etags
 from drf_spectacular.types import OpenApiTypes
@@ -16,11 +16,6 @@ from ai_scripts.models import AIScript
 from ai_scripts.schema import DEGRADED, DOWN, SCRIPT
 from ai_scripts.serializers import AIHealthSerializer, AIScriptSerializer
 from persona.schema import errors
-
-# ETags and JSON are cached per scripts stamp; a change moves the stamp, so old entries are
-# only kept this long to be tidied away.
-CACHE_SECONDS = 24 * 60 * 60
-
 
 IF_NONE_MATCH = OpenApiParameter(
     "If-None-Match",
@@ -107,19 +102,33 @@ class AIHealthViewSet(viewsets.ViewSet):
         return Response(report, status=503 if report["status"] == "down" else 200)
 
 
+@dataclass
+class _Generation:
+    """What this process rendered for one scripts stamp; it never changes under that stamp."""
+
+    stamp: str
+    rendered: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+
+
+_generation = _Generation(stamp="")
+
+
 def _conditional_json(request, *, name: str, body) -> HttpResponse:
     """The JSON of body() with a strong ETag, or 304 when If-None-Match holds that ETag.
 
-    The ETag and the JSON of the current scripts stamp come from the cache, so a request
-    is answered without querying or serializing the scripts: only the first one after a
-    change (which moves the stamp) renders them.
+    The ETag and the JSON are kept in this process per scripts stamp, so a request costs
+    one cache read (the stamp) and no query or serialization: only the first request after
+    a change (which moves the stamp) renders them again.
     """
-    key = f"ai_scripts:json:{services.scripts_stamp()}:{name}"
-    cached = cache.get(key)
+    global _generation
+    stamp = services.scripts_stamp()
+    generation = _generation
+    if generation.stamp != stamp:
+        generation = _generation = _Generation(stamp)
+    cached = generation.rendered.get(name)
     if cached is None:
         content = JSONRenderer().render(body())
-        cached = (f'"{hashlib.sha256(content).hexdigest()}"', content)
-        cache.set(key, cached, timeout=CACHE_SECONDS)
+        cached = generation.rendered[name] = (f'"{hashlib.sha256(content).hexdigest()}"', content)
     etag, content = cached
     if _matches(request, etag):
         return _with_validators(HttpResponseNotModified(), etag)

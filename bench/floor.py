@@ -135,15 +135,18 @@ def login(environ):
     return "200 OK", {"user": profile, "access": access, "refresh": refresh}
 
 
+rendered: dict[bytes, tuple[str, bytes]] = {}  # stamp -> (ETag, JSON)
+
+
 def scripts(environ):
     authenticate(environ)
     stamp = cache.get("floor:ai_scripts:stamp")
     if stamp is None:
         cache.set("floor:ai_scripts:stamp", uuid.uuid4().hex)
         stamp = cache.get("floor:ai_scripts:stamp")
-    # As the app: the ETag and JSON are cached per stamp, so requests skip the scripts query.
-    key = b"floor:ai_scripts:json:" + stamp
-    cached = cache.get(key)
+    # As the app: the ETag and JSON are kept in the process per stamp, so requests skip the
+    # scripts query.
+    cached = rendered.get(stamp)
     if cached is None:
         rows = (
             db()
@@ -159,11 +162,11 @@ def scripts(environ):
                 for r in rows
             ]
         )
-        cached = f'"{hashlib.sha256(content).hexdigest()}" '.encode() + content
-        cache.set(key, cached, ex=86400)
-    etag, content = cached.split(b" ", 1)
-    headers = [("ETag", etag.decode()), ("Cache-Control", "private, no-cache")]
-    if etag.decode() in environ.get("HTTP_IF_NONE_MATCH", ""):
+        rendered.clear()
+        cached = rendered[stamp] = (f'"{hashlib.sha256(content).hexdigest()}"', content)
+    etag, content = cached
+    headers = [("ETag", etag), ("Cache-Control", "private, no-cache")]
+    if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
         return "304 Not Modified", None, headers
     return "200 OK", content, headers
 
