@@ -3,25 +3,37 @@ import re
 import time
 import uuid
 
-from csp.middleware import CSPMiddleware
 from django.conf import settings
 
 request_logger = logging.getLogger("persona.requests")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
-class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp with two policies: the API's `default-src 'none'` everywhere, and
-    PAGES_CONTENT_SECURITY_POLICY on the HTML pages (admin, API docs), which load
-    scripts and styles from this server."""
+class ContentSecurityPolicyMiddleware:
+    """A Content-Security-Policy header on every response: CONTENT_SECURITY_POLICY (the
+    API's `default-src 'none'`), or PAGES_CONTENT_SECURITY_POLICY on the HTML pages (admin,
+    API docs), which load scripts and styles from this server.
+
+    Both headers are built once, at start: building them per response (django-csp) was a
+    tenth of a cached read's CPU.
+    """
 
     PAGES = ("/admin/", "/api/docs")
 
-    def get_policy_parts(self, request, response, report_only=False):
-        parts = super().get_policy_parts(request, response, report_only)
-        if not report_only and parts.config is None and request.path_info.startswith(self.PAGES):
-            parts.config = settings.PAGES_CONTENT_SECURITY_POLICY
-        return parts
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.api_policy = _policy_header(settings.CONTENT_SECURITY_POLICY)
+        self.pages_policy = _policy_header(settings.PAGES_CONTENT_SECURITY_POLICY)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = self.pages_policy if request.path_info.startswith(self.PAGES) else self.api_policy
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+def _policy_header(directives: dict[str, list[str]]) -> str:
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
 
 
 class RequestLogMiddleware:

@@ -87,7 +87,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
-    "csp",
     "django_ratelimit",
     "accounts",
     "sync",
@@ -266,12 +265,10 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # The API serves JSON only: nothing may load from its responses. The HTML pages (admin and
 # API docs) get what they need from this server (see persona.middleware).
 CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'none'"],
-        "frame-ancestors": ["'none'"],
-        "base-uri": ["'none'"],
-        "form-action": ["'none'"],
-    }
+    "default-src": ["'none'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'none'"],
 }
 PAGES_CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
