@@ -135,6 +135,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with the connection health check skipped right after the connection
+    # proved healthy (see persona/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "persona.postgresql"
     # Parameters travel apart from the SQL text: a 10 MiB backup is sent as it is instead of
     # being quoted into a copy of the query (bench/backup_memory.py measures the difference).
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
