@@ -153,6 +153,14 @@ def test_the_body_must_be_an_object(alice_client, alice):
     assert_nothing_written(alice)
 
 
+def test_a_null_body_is_a_400(alice_client, alice):
+    response = alice_client.post(URL, "null", content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["No data provided"]}
+    assert_nothing_written(alice)
+
+
 @pytest.mark.parametrize(
     "raw",
     [
