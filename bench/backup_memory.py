@@ -42,6 +42,7 @@ def server_env(database_url: str) -> dict:
         SECURE_SSL_REDIRECT="0",
         PORT=str(PORT),
         WEB_CONCURRENCY="1",
+        SINGLE_PROCESS="1",
         # One thread, so the second request of a pair reuses the first one's connection.
         GUNICORN_THREADS="1",
         BACKUP_MAX_BYTES=str(PAYLOAD_BYTES),

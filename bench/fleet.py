@@ -451,6 +451,7 @@ SERVER_ENV = {
     # Every simulated device signs in from 127.0.0.1.
     "RATELIMIT_ENABLE": "0",
     "WEB_CONCURRENCY": "1",
+    "SINGLE_PROCESS": "1",
 }
 
 

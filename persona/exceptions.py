@@ -11,9 +11,15 @@ class Conflict(APIException):
 
 
 class ServiceUnavailable(APIException):
+    """A 503 with Retry-After: a backing service is down or busy, or the server is at a limit."""
+
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "Service temporarily unavailable, try again later."
     default_code = "service_unavailable"
+
+    def __init__(self, detail=None, code=None, *, retry_after: int = 5):
+        super().__init__(detail, code)
+        self.retry_after = retry_after
 
 
 class PayloadTooLarge(APIException):

@@ -63,6 +63,17 @@ def env_required(name: str) -> str:
     return value
 
 
+def env_secret(name: str) -> str:
+    """A required secret that is long and varied enough to sign with (HS256 wants 256 bits)."""
+    value = env_required(name)
+    if len(value) < 32 or len(set(value)) < 10 or value.startswith("django-insecure"):
+        raise ImproperlyConfigured(
+            f"{name} is too weak: use at least 32 random characters, e.g. "
+            '`python -c "import secrets; print(secrets.token_urlsafe(50))"`'
+        )
+    return value
+
+
 DEBUG = env_bool("DEBUG", False)
 
 if DEBUG:
@@ -70,8 +81,8 @@ if DEBUG:
     JWT_SECRET = env_str("JWT_SECRET", SECRET_KEY)
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 else:
-    SECRET_KEY = env_required("SECRET_KEY")
-    JWT_SECRET = env_required("JWT_SECRET")
+    SECRET_KEY = env_secret("SECRET_KEY")
+    JWT_SECRET = env_secret("JWT_SECRET")
     ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off")
@@ -134,6 +145,17 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # What healthchecks does, so a few devices can write at once: readers never wait for the
+    # writer (WAL), a write transaction takes the lock when it begins (IMMEDIATE) rather than
+    # failing half-way when it tries to upgrade, and a busy database is waited for, not an error.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # The test database is a file too, so tests can race several connections against it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with the connection health check skipped right after the connection
     # proved healthy (see persona/postgresql/base.py).
@@ -144,8 +166,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: shared Redis when REDIS_URL is set (rate limits and health results must be shared
-# by every worker and instance), local memory otherwise.
+# by every worker and instance), local memory otherwise. Production needs Redis, unless it
+# says it runs a single process (SINGLE_PROCESS=1: one gunicorn worker, e.g. the tests' own).
 REDIS_URL = env_str("REDIS_URL")
+if not DEBUG and not REDIS_URL and not env_bool("SINGLE_PROCESS", False):
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DEBUG is off: rate limits and caches would be per process without it"
+    )
 if REDIS_URL:
     CACHES = {
         "default": {

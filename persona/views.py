@@ -1,17 +1,21 @@
 """Health probes, the JSON error pages and the API exception handler shared by every app."""
 
 import logging
+import sqlite3
 import time
 
+import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from redis.exceptions import RedisError
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -118,12 +122,40 @@ def server_error(request):
 
 
 def api_exception_handler(exc, context):
-    """DRF's handler, plus: a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django would
-    say 400), and a lost database connection is a 503 the client may retry, not a 500 (the
-    transaction was rolled back, so nothing was half-written)."""
-    if isinstance(exc, RequestDataTooBig):
+    """DRF's handler, plus:
+    - every 404 says "Not found." (Django's Http404 from get_object_or_404 names the model);
+    - a body over DATA_UPLOAD_MAX_MEMORY_SIZE is a 413 (Django would say 400);
+    - a database or cache that fails is a 503 with Retry-After the client may retry, not a
+      500: the transaction was rolled back, so nothing was half-written.
+    """
+    if isinstance(exc, Http404):
+        exc = NotFound()
+    elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, OperationalError | InterfaceError):
-        logger.error("database unavailable", exc_info=exc)
-        exc = ServiceUnavailable("The database is unavailable; try again later.")
-    return drf_exception_handler(exc, context)
+        exc = _database_error(exc)
+    elif isinstance(exc, RedisError):
+        logger.error("cache unavailable", exc_info=exc)
+        exc = ServiceUnavailable("The cache is unavailable; try again later.")
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _database_error(exc: Exception) -> ServiceUnavailable:
+    if _is_busy(exc):
+        logger.warning("database busy: %s", exc)
+        return ServiceUnavailable(
+            "The database is busy (a lock or statement timed out); try again shortly.", retry_after=1
+        )
+    logger.error("database unavailable", exc_info=exc)
+    return ServiceUnavailable("The database is unavailable; try again later.")
+
+
+def _is_busy(exc: Exception) -> bool:
+    """A lock or statement timeout: the database works but could not answer in time."""
+    cause = exc.__cause__
+    if isinstance(cause, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause)

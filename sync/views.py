@@ -1,6 +1,5 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from persona.schema import errors
@@ -65,13 +64,6 @@ class SyncStatusViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     def get_queryset(self):
         return self.request.user.sync_statuses.order_by("-synced_at", "device_id")
-
-    def get_object(self):
-        # DRF's own 404 would name the model; every 404 of the API just says "Not found."
-        device = self.get_queryset().filter(device_id=self.kwargs["device_id"]).first()
-        if device is None:
-            raise NotFound()
-        return device
 
     def create(self, request):
         report = validated_by(report_serializer, request.data)

@@ -3,10 +3,9 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import TokenFamily
-from persona.testing import postgres_only, run_concurrently
+from persona.testing import run_concurrently
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refreshes_of_one_token_keep_the_user_signed_in_with_one_family(alice, tokens_for):
     refresh = tokens_for(alice)["refresh"]

@@ -2,12 +2,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from persona.testing import postgres_only, run_concurrently
+from persona.testing import run_concurrently
 
 PASSWORD = "a sturdy passphrase 42"
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_of_one_email_create_one_user():
     def register(email):

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from ai_scripts import services
 from ai_scripts.models import AIScript, AIScriptVersion
-from persona.testing import postgres_only, run_concurrently
+from persona.testing import run_concurrently
 
 
 def history(script):
@@ -109,7 +109,6 @@ def test_the_stamp_moves_only_when_a_change_commits(make_script, committed):
     assert AIScript.objects.values_list("version", flat=True).get() == "3.0"
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deactivations_record_one_change():
     script = AIScript(script_name="greeting", version="1.0", script_content={"system": "Hi."})

@@ -24,6 +24,7 @@ def test_another_users_backup_is_404_and_stays(alice_client, bob, make_backup):
     response = alice_client.delete(f"{URL}/{backup.id}")
 
     assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
     assert UserBackup.objects.filter(pk=backup.id, user=bob).exists()
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from backups import services
 from backups.models import UserBackup
 from backups.tests.helpers import URL, sha256, upload_body
-from persona.testing import postgres_only, run_concurrently
+from persona.testing import run_concurrently
 
 
 def post(client, body, key):
@@ -117,7 +117,6 @@ def test_the_database_refuses_a_second_backup_under_one_key(alice, bob, make_bac
     assert UserBackup.objects.count() == 4
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_racing_retries_store_one_backup_and_get_the_same_id(alice):
     def upload():

@@ -65,7 +65,7 @@ def test_another_users_backup_is_404(alice_client, bob, make_backup):
     response = alice_client.get(f"{URL}/{backup.id}")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "No UserBackup matches the given query."}
+    assert response.json() == {"detail": "Not found."}
 
 
 def test_a_malformed_or_unknown_id_is_404(alice_client, alice, make_backup):
@@ -74,7 +74,7 @@ def test_a_malformed_or_unknown_id_is_404(alice_client, alice, make_backup):
     for backup_id in ["not-a-uuid", "12345", "00000000-0000-0000-0000-000000000000"]:
         response = alice_client.get(f"{URL}/{backup_id}")
         assert response.status_code == 404, backup_id
-        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"detail": "Not found."}
 
 
 def test_the_list_is_metadata_newest_first(alice_client, alice, bob, make_backup):

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from backups import services
 from backups.models import UserBackup
 from backups.tests.helpers import URL, selects_payload, sha256, upload_body
-from persona.testing import postgres_only, run_concurrently
+from persona.testing import run_concurrently
 
 
 def test_an_upload_prunes_the_oldest_beyond_backup_keep(alice_client, alice, bob, make_backup, settings):
@@ -62,7 +62,6 @@ def test_a_refused_upload_prunes_nothing(alice_client, alice, make_backup, setti
     assert list(UserBackup.objects.values_list("id", flat=True)) == [kept.id]
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_uploads_never_leave_more_than_backup_keep(alice, settings):
     settings.BACKUP_KEEP = 2

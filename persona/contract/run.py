@@ -37,8 +37,8 @@ GENERATOR_CONFIG = (
 
 def main() -> int:
     database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url:
-        print("make contract needs DATABASE_URL (PostgreSQL) and, optionally, REDIS_URL", file=sys.stderr)
+    if not database_url or not os.environ.get("REDIS_URL"):
+        print("make contract needs DATABASE_URL (PostgreSQL) and REDIS_URL", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="persona-contract-") as work:
         work = Path(work)

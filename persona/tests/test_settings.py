@@ -13,6 +13,7 @@ PRODUCTION = {
     "SECRET_KEY": "k" * 10 + "production-secret-key-with-plenty-of-entropy-9f8e7d6c5b4a",
     "JWT_SECRET": "a-different-production-jwt-secret-of-good-length-0123456789",
     "ALLOWED_HOSTS": "api.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
     "PATH": os.environ["PATH"],
 }
 
@@ -33,6 +34,29 @@ def test_production_without_a_required_variable_fails_naming_it(variable):
     assert f"{variable} must be set when DEBUG is off" in result.stderr
 
 
+def test_production_without_redis_fails_unless_it_runs_a_single_process():
+    env = {name: value for name, value in PRODUCTION.items() if name != "REDIS_URL"}
+
+    refused = run_manage("check", env=env)
+    single = run_manage("check", env={**env, "SINGLE_PROCESS": "1"})
+
+    assert refused.returncode != 0
+    assert "REDIS_URL must be set when DEBUG is off" in refused.stderr
+    assert single.returncode == 0, single.stderr
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "JWT_SECRET"])
+@pytest.mark.parametrize(
+    "weak",
+    ["secret", "x" * 64, "0123456789abcdef0123456789abcde", "django-insecure-" + "a1b2c3d4e5f6g7h8i9j0" * 2],
+)
+def test_production_refuses_a_weak_secret(variable, weak):
+    result = run_manage("check", env={**PRODUCTION, variable: weak})
+
+    assert result.returncode != 0
+    assert f"{variable} is too weak" in result.stderr
+
+
 def test_a_malformed_boolean_fails_naming_the_variable():
     result = run_manage("check", env={**PRODUCTION, "DEBUG": "maybe"})
 
@@ -40,7 +64,7 @@ def test_a_malformed_boolean_fails_naming_the_variable():
     assert "DEBUG must be a boolean" in result.stderr
 
 
-@pytest.mark.parametrize("cache", [{}, {"REDIS_URL": "redis://127.0.0.1:6379/0"}], ids=["local", "redis"])
+@pytest.mark.parametrize("cache", [{"REDIS_URL": "", "SINGLE_PROCESS": "1"}, {}], ids=["local", "redis"])
 def test_production_settings_pass_the_deploy_checklist(cache):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, **cache})
 

@@ -7,7 +7,7 @@ together so that their transactions really overlap.
 import pytest
 from rest_framework.test import APIClient
 
-from persona.testing import postgres_only, run_concurrently
+from persona.testing import run_concurrently
 from sync.models import UserSyncStatus
 from sync.tests.helpers import URL
 
@@ -40,7 +40,6 @@ def delete(client, device_id):
     return lambda: client.delete(f"{URL}/{device_id}")
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_sixteen_new_devices_at_once_count_sixteen(alice, signed_in):
     requests = [post(signed_in(alice), device_id=f"device-{n}", sync_version=1) for n in range(16)]
@@ -53,7 +52,6 @@ def test_sixteen_new_devices_at_once_count_sixteen(alice, signed_in):
     assert alice.device_count == 16
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_racing_versions_of_one_device_keep_the_newest(alice, signed_in):
     requests = [
@@ -71,7 +69,6 @@ def test_racing_versions_of_one_device_keep_the_newest(alice, signed_in):
     assert (alice.device_count, alice.last_sync) == (1, device.synced_at)
 
 
-@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_racing_deactivations_and_reports_keep_the_count_exact(alice, bob, signed_in, add_device):
     for n in range(6):
