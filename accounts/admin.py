@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 
 from accounts.models import User
+from accounts.services import token_families_revoke, users_deactivate
 
 
 class EmailNormalizingMixin:
@@ -44,7 +45,12 @@ class UserAdmin(BaseUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            token_families_revoke(user=obj)
+
     @admin.action(description="Deactivate selected users (their tokens stop working)")
     def deactivate(self, request, queryset):
-        count = queryset.update(is_active=False)
+        count = users_deactivate(users=queryset)
         self.message_user(request, f"Deactivated {count} user(s).")

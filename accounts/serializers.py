@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from accounts.models import User
-from persona.serializers import StrictCharField
+from persona.serializers import DeviceIdField, StrictCharField
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -18,7 +18,7 @@ class LoginSerializer(serializers.Serializer):
     # A plain string: a malformed email is just an unknown one (401), not a hint (400).
     email = StrictCharField(max_length=254)
     password = StrictCharField(max_length=1024, trim_whitespace=False)
-    device_id = StrictCharField(max_length=255, required=False, default="")
+    device_id = DeviceIdField(required=False, default="")
 
 
 class StrictEmailField(StrictCharField, serializers.EmailField):

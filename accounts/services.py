@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed, ValidationError
@@ -64,6 +65,15 @@ def user_delete(*, user: User, password: str) -> None:
     if not user.check_password(password):
         raise ValidationError({"password": ["The password is wrong."]})
     user.delete()
+
+
+def users_deactivate(*, users: QuerySet[User]) -> int:
+    """Deactivates the users and revokes their tokens, so reactivating them later does not
+    bring old sign-ins back; returns how many were active."""
+    with transaction.atomic():
+        count = users.filter(is_active=True).update(is_active=False)
+        TokenFamily.objects.filter(user__in=users, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    return count
 
 
 def token_family_start(*, user: User, device_id: str = "") -> dict:
@@ -156,7 +166,7 @@ def token_refresh(*, refresh: str) -> dict:
     current refresh token, so concurrent refreshes never fork the family. A replay after
     it means the token was stolen: the whole family is revoked.
     """
-    token = _decode(RefreshToken, refresh)
+    token = token_decode(RefreshToken, refresh)
     with transaction.atomic():
         family = token_family_live(token, lock=True)
         if family is None:
@@ -176,7 +186,7 @@ def token_refresh(*, refresh: str) -> dict:
 
 def token_verify(*, token: str) -> str:
     """The type of a live token ("access" or "refresh"); 401 for anything else."""
-    parsed = _decode(UntypedToken, token)
+    parsed = token_decode(UntypedToken, token)
     token_type = parsed.get(api_settings.TOKEN_TYPE_CLAIM)
     family = token_family_live(parsed)
     if family is None or token_type not in ("access", "refresh"):
@@ -189,8 +199,8 @@ def token_verify(*, token: str) -> str:
 def token_family_revoke(*, user: User, refresh: str) -> None:
     """Logout: revokes the family of this refresh token. Logging out twice is fine."""
     try:
-        token = RefreshToken(refresh)
-    except TokenError:
+        token = token_decode(RefreshToken, refresh)
+    except InvalidToken:
         raise ValidationError({"refresh": ["Token is invalid or expired."]}) from None
     family_id = _uuid_or_none(token.get("fam"))
     families = TokenFamily.objects.filter(pk=family_id, user=user)
@@ -232,10 +242,12 @@ def _mint(family: TokenFamily) -> dict:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def _decode(token_class: type[Token], raw: str) -> Token:
+def token_decode(token_class: type[Token], raw: str | bytes) -> Token:
+    """The token, checked (signature, expiry, type) by simplejwt; 401 for anything else.
+    A validly signed `exp` beyond the calendar makes simplejwt overflow: that is a 401 too."""
     try:
         return token_class(raw)
-    except TokenError:
+    except (TokenError, OverflowError, ValueError, OSError):
         raise InvalidToken() from None
 
 

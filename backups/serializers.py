@@ -3,12 +3,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backups.models import UserBackup
-from persona.serializers import StrictCharField, StrictIntegerField
+from persona.serializers import DeviceIdField, StrictCharField, StrictIntegerField
 
 METADATA_FIELDS = ["id", "backup_date", "data_size", "checksum", "device_id", "sync_version"]
 
 
-@extend_schema_field({"type": "string", "minLength": 1})
+@extend_schema_field({"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"})
 class PayloadField(serializers.Field):
     """An opaque non-empty string, passed through untouched.
 
@@ -40,7 +40,7 @@ class BackupUploadSerializer(serializers.Serializer):
     checksum = StrictCharField(
         validators=[RegexValidator(r"^[0-9a-fA-F]{64}\Z", "Must be 64 hexadecimal characters (SHA-256).")]
     )
-    device_id = StrictCharField(max_length=255, required=False, default="", allow_blank=True)
+    device_id = DeviceIdField(required=False, default="", allow_blank=True)
     sync_version = StrictIntegerField(
         min_value=0, max_value=2**63 - 1, required=False, allow_null=True, default=None
     )

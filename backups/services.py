@@ -104,17 +104,27 @@ def _earlier_upload(*, user, idempotency_key: str, upload: tuple) -> UserBackup 
 
 
 def _refuse_stale(*, user, sync_version: int | None) -> None:
-    """A 409 for a backup of an older data version than one already stored.
+    """A 409 for a backup of an older data version than one already stored, or of no version
+    once the user's backups carry one.
 
     Networks deliver late: an upload a device gave up on can arrive after that device (or
     another) stored newer data, and would otherwise become the latest backup, rolling back
     whoever restores from it. Refusing it also keeps the stored versions rising with their
-    dates, so retention (by date) can never prune the newest version.
+    dates, so retention (by date) can never prune the newest version. An upload without a
+    version cannot be placed among versioned ones, so it is refused rather than made latest.
     """
-    if sync_version is None:
-        return
     newest = UserBackup.objects.filter(user=user).aggregate(newest=Max("sync_version"))["newest"]
-    if newest is not None and sync_version < newest:
+    if newest is None:
+        return
+    if sync_version is None:
+        raise Conflict(
+            {
+                "detail": f"This account's backups carry a sync_version ({newest} is stored); "
+                "send the upload's own.",
+                "code": "sync_version_required",
+            }
+        )
+    if sync_version < newest:
         raise Conflict(
             {
                 "detail": f"A backup of sync_version {newest} is already stored; download it first.",

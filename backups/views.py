@@ -34,7 +34,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         summary="Upload an encrypted backup",
         description="`checksum` is the SHA-256 hex of the UTF-8 bytes of `encrypted_data`: a "
         "mismatch or an empty payload is a 400, a payload over the server's limit a 413, and "
-        "nothing is stored. Only the newest backups per user are kept (10 by default).",
+        "nothing is stored. Only the newest backups per user are kept (10 by default). A 409 "
+        "(`code`) refuses a `sync_version` older than one stored (`stale_version`), an upload "
+        "without one once a versioned backup is stored (`sync_version_required`), and an "
+        "Idempotency-Key reused for another upload (`idempotency_key_reused`).",
         request=BackupUploadSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413, 503)},

@@ -1,14 +1,7 @@
-from datetime import timedelta
-
-from django.core.validators import RegexValidator
-from django.utils import timezone
 from rest_framework import serializers
 
-from persona.serializers import StrictCharField, StrictIntegerField
+from persona.serializers import DeviceIdField, StrictCharField, StrictIntegerField
 from sync.models import MAX_SYNC_VERSION
-
-# Device clocks drift, but a claim further ahead than this is a broken clock or a bug.
-MAX_CLOCK_AHEAD = timedelta(days=1)
 
 
 # Declared field by field: a ModelSerializer builds its fields from the model on every use,
@@ -23,19 +16,12 @@ class SyncStatusSerializer(serializers.Serializer):
 
 
 class SyncReportSerializer(serializers.Serializer):
-    device_id = StrictCharField(
-        max_length=255,
-        # The device is addressed as /api/sync/status/<device_id>.
-        validators=[RegexValidator(r"^[^/]*\Z", message="A device id cannot contain '/'.")],
-    )
+    device_id = DeviceIdField()
     sync_version = StrictIntegerField(min_value=0, max_value=MAX_SYNC_VERSION)
     data_hash = StrictCharField(max_length=255)
+    # The device's own clock, kept as sent: a wrong clock must not stop a device from syncing,
+    # and the server orders devices by its own time (synced_at).
     last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True, default=None)
-
-    def validate_last_sync_timestamp(self, value):
-        if value is not None and value > timezone.now() + MAX_CLOCK_AHEAD:
-            raise serializers.ValidationError("This timestamp is more than a day in the future.")
-        return value
 
 
 SYNC_CONFLICT_CODES = ["stale_version", "sync_conflict"]

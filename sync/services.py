@@ -17,7 +17,8 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -72,15 +73,21 @@ def sync_status_report(
 
 
 def sync_status_deactivate(*, user: User, device_id: str) -> None:
-    """Marks the device inactive and signs it out (its token families are revoked)."""
+    """Marks the device inactive and signs it out (its token families are revoked). A device
+    that signed in with this id but never reported is signed out all the same."""
     with transaction.atomic():
         # Conditional: of two racing deactivations only one sees the device active.
         deactivated = user.sync_statuses.filter(device_id=device_id, is_active=True).update(is_active=False)
         if deactivated:
             User.objects.filter(pk=user.pk).update(device_count=F("device_count") - 1)
-        elif not user.sync_statuses.filter(device_id=device_id).exists():
-            raise NotFound()
         token_families_revoke(user=user, device_id=device_id)
+        known = (
+            deactivated
+            or user.sync_statuses.filter(device_id=device_id).exists()
+            or user.token_families.filter(device_id=device_id).exists()
+        )
+        if not known:
+            raise NotFound()
 
 
 def sync_statuses_deactivate_stale(*, synced_before: datetime, dry_run: bool = False) -> list[UserSyncStatus]:
@@ -162,7 +169,12 @@ def _check_version(device: UserSyncStatus, *, sync_version: int, data_hash: str)
 
 
 def _user_synced(user: User, *, at: datetime, devices_added: int) -> None:
-    User.objects.filter(pk=user.pk).update(last_sync=at, device_count=F("device_count") + devices_added)
+    # The later of the stored time and this one: another device's report may have read the
+    # clock after this one and committed first.
+    User.objects.filter(pk=user.pk).update(
+        last_sync=Greatest(Coalesce("last_sync", Value(at)), Value(at)),
+        device_count=F("device_count") + devices_added,
+    )
 
 
 def _report_in_one_statement(

@@ -39,7 +39,8 @@ stored AS (
 counted AS (
     -- A new device, or a deactivated one reporting again, is one more active device.
     UPDATE users SET
-        last_sync = stored.synced_at,
+        -- GREATEST skips a NULL; a report that read the clock earlier may commit later.
+        last_sync = GREATEST(users.last_sync, stored.synced_at),
         device_count = device_count + CASE WHEN prior.id IS NULL OR NOT prior.is_active THEN 1 ELSE 0 END
     FROM stored LEFT JOIN prior ON TRUE
     WHERE users.id = %(user_id)s

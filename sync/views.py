@@ -3,7 +3,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 
 from persona.schema import errors
-from persona.serializers import validated_by
+from persona.serializers import DEVICE_ID_PATH, validated_by
 from sync import services
 from sync.schema import DEVICE, DEVICES, REPORT, STALE
 from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncStatusSerializer
@@ -59,8 +59,7 @@ class SyncStatusViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     serializer_class = SyncStatusSerializer
     lookup_field = "device_id"
-    # Device ids are the app's own strings (dots, dashes, ...); only a slash cannot be in a path.
-    lookup_value_regex = "[^/]{1,255}"
+    lookup_value_regex = DEVICE_ID_PATH
 
     def get_queryset(self):
         return self.request.user.sync_statuses.order_by("-synced_at", "device_id")

@@ -34,6 +34,39 @@ def test_staff_can_deactivate_users(staff_client, alice, bob, tokens_for):
     assert profile.status_code == 401
 
 
+def signed_in(client, token):
+    return client.get("/api/auth/profile", HTTP_AUTHORIZATION=f"Bearer {token}").status_code
+
+
+def test_reactivating_a_deactivated_user_does_not_revive_their_tokens(staff_client, alice, bob, tokens_for):
+    old, bobs = tokens_for(alice), tokens_for(bob)
+    staff_client.post("/admin/accounts/user/", {"action": "deactivate", "_selected_action": [alice.pk]})
+    User.objects.filter(pk=alice.pk).update(is_active=True)
+
+    assert signed_in(staff_client, old["access"]) == 401
+    refresh = staff_client.post(
+        "/api/auth/refresh", {"refresh": old["refresh"]}, content_type="application/json"
+    )
+    assert refresh.status_code == 401
+    assert signed_in(staff_client, bobs["access"]) == 200
+
+
+def test_unticking_active_in_the_change_form_revokes_the_users_tokens(staff_client, alice, tokens_for):
+    old = tokens_for(alice)
+    page = staff_client.get(f"/admin/accounts/user/{alice.pk}/change/")
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "is_active"}
+
+    response = staff_client.post(f"/admin/accounts/user/{alice.pk}/change/", {**data, "email": alice.email})
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert not alice.is_active
+    User.objects.filter(pk=alice.pk).update(is_active=True)
+    assert signed_in(staff_client, old["access"]) == 401
+    assert alice.token_families.get().revoked_at is not None
+
+
 def test_sync_counters_are_read_only(staff_client, alice):
     response = staff_client.get(f"/admin/accounts/user/{alice.pk}/change/")
 

@@ -4,9 +4,12 @@ for expiry and revocation on each later request."""
 import time
 from datetime import timedelta
 
+import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.authentication import _verified_tokens
+from accounts.models import TokenFamily
+from accounts.tests.tokens import resigned_with_claims
 
 URL = "/api/sync/status"
 
@@ -59,3 +62,19 @@ def test_the_kept_tokens_are_bounded(api_client, alice, tokens_for, monkeypatch)
 
     assert 1 <= len(_verified_tokens) <= 2
     assert tokens[-1].encode() in _verified_tokens
+
+
+@pytest.mark.parametrize("exp", [10**20, -(10**20), 2**63])
+def test_a_validly_signed_token_with_an_absurd_expiry_is_401_everywhere(api_client, alice, tokens_for, exp):
+    tokens = tokens_for(alice)
+    access = resigned_with_claims(tokens["access"], exp=exp)
+    refresh = resigned_with_claims(tokens["refresh"], exp=exp)
+
+    assert bearer(api_client, access).get(URL).status_code == 401
+    api_client.credentials()
+    assert api_client.post("/api/auth/verify", {"token": access}, format="json").status_code == 401
+    assert api_client.post("/api/auth/refresh", {"refresh": refresh}, format="json").status_code == 401
+    signed_in = bearer(api_client, tokens["access"])
+    response = signed_in.post("/api/auth/logout", {"refresh": refresh}, format="json")
+    assert response.status_code == 400
+    assert not TokenFamily.objects.filter(revoked_at__isnull=False).exists()

@@ -1,4 +1,7 @@
 import pytest
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import ValidationError
 
 from accounts.models import TokenFamily
 from persona.testing import PASSWORD
@@ -60,3 +63,10 @@ def test_it_needs_a_token(api_client, alice):
     body = {"old_password": PASSWORD, "new_password": NEW_PASSWORD}
 
     assert api_client.post(URL, body, format="json").status_code == 401
+
+
+def test_a_whitespace_only_password_is_refused_wherever_passwords_are_set(alice):
+    with pytest.raises(ValidationError, match="only whitespace"):
+        password_validation.validate_password(" " * 12, user=alice)
+    form = AdminPasswordChangeForm(alice, {"password1": " " * 12, "password2": " " * 12})
+    assert not form.is_valid()

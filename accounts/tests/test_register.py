@@ -60,6 +60,9 @@ def test_it_answers_409_for_a_taken_email_whatever_its_case(api_client, alice):
         ({"email": "carol@example.com", "password": "x" * 1025}, "password"),
         ({"email": "carol@example.com", "password": PASSWORD, "device_id": 7}, "device_id"),
         ({"email": "carol@example.com", "password": 12345.678901}, "password"),
+        ({"email": "carol@example.com", "password": " " * 12}, "password"),
+        ({"email": "carol@example.com", "password": "\t \u3000" * 4}, "password"),
+        ({"email": "carol@example.com", "password": PASSWORD, "device_id": " padded "}, "device_id"),
     ],
 )
 def test_it_rejects_bad_input_and_stores_nothing(api_client, body, field):

@@ -49,3 +49,9 @@ def resigned(valid_token: str, **changes) -> str:
     claims = jwt.decode(valid_token, options={"verify_signature": False})
     claims.update(changes)
     return jwt.encode(claims, settings.JWT_SECRET, algorithm="HS256")
+
+
+def resigned_with_claims(valid_token: str, **changes) -> str:
+    """The token with its payload edited and signed again with the server's real key."""
+    claims = jwt.decode(valid_token, options={"verify_signature": False})
+    return jwt.encode({**claims, **changes}, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")

@@ -47,10 +47,36 @@ def test_a_replay_of_an_accepted_upload_still_gets_its_first_answer(alice_client
     assert UserBackup.objects.count() == 2
 
 
-def test_backups_without_a_version_are_not_compared(alice_client):
+def test_once_a_version_is_stored_an_upload_without_one_is_refused(alice_client):
     alice_client.post(URL, upload_body("v5", sync_version=5), format="json")
 
-    assert alice_client.post(URL, upload_body("unversioned"), format="json").status_code == 201
+    response = alice_client.post(URL, upload_body("unversioned"), format="json")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "This account's backups carry a sync_version (5 is stored); send the upload's own.",
+        "code": "sync_version_required",
+    }
+    assert list(UserBackup.objects.values_list("sync_version", flat=True)) == [5]
+    assert alice_client.get(f"{URL}/latest").json()["encrypted_data"] == "v5"
+
+
+def test_backups_without_a_version_are_not_compared_with_each_other(alice_client):
+    alice_client.post(URL, upload_body("first"), format="json")
+
+    response = alice_client.post(URL, upload_body("second"), format="json")
+
+    assert response.status_code == 201
+    assert alice_client.get(f"{URL}/latest").json()["encrypted_data"] == "second"
+
+
+def test_a_first_versioned_upload_follows_unversioned_ones(alice_client):
+    alice_client.post(URL, upload_body("unversioned"), format="json")
+
+    response = alice_client.post(URL, upload_body("v1", sync_version=1), format="json")
+
+    assert response.status_code == 201
+    assert alice_client.get(f"{URL}/latest").json()["encrypted_data"] == "v1"
 
 
 def test_other_users_versions_do_not_count(alice_client, bob_client):

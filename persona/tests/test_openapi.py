@@ -99,7 +99,38 @@ def test_deleting_the_account_documents_its_password_body(schema):
 def test_an_empty_backup_payload_is_invalid_in_the_schema_as_on_the_server(schema):
     payload = schema["components"]["schemas"]["BackupUploadRequest"]["properties"]["encrypted_data"]
 
-    assert payload == {"type": "string", "minLength": 1}
+    assert payload == {"type": "string", "minLength": 1, "pattern": "^[^\\u0000]*$"}
+
+
+def request_strings(schema):
+    for name, component in schema["components"]["schemas"].items():
+        if name.endswith("Request"):
+            for field, property_schema in component.get("properties", {}).items():
+                if property_schema.get("type") == "string" and property_schema.get("format") != "date-time":
+                    yield f"{name}.{field}", property_schema
+
+
+def test_every_string_the_server_takes_refuses_nul_characters_in_the_schema(schema):
+    strings = dict(request_strings(schema))
+
+    assert len(strings) == 15
+    assert all(not re.search(s["pattern"], "a\x00b") for s in strings.values()), strings
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        "TokenRequest.token",
+        "RefreshRequest.refresh",
+        "SyncReportRequest.device_id",
+        "SyncReportRequest.data_hash",
+    ],
+)
+def test_a_whitespace_only_string_is_refused_in_the_schema_as_on_the_server(schema, field):
+    pattern = dict(request_strings(schema))[field]["pattern"]
+
+    assert not re.search(pattern, "   ")
+    assert re.search(pattern, "x")
 
 
 def test_every_400_is_the_one_validation_error_component(schema):

@@ -82,13 +82,43 @@ def test_another_users_device_is_not_found_and_stays(alice_client, bob, add_devi
     assert alice_client.get(PROFILE).status_code == 200
 
 
-def test_an_unknown_device_is_not_found_and_nobody_is_signed_out(alice_client, alice, tokens_for):
-    tokens_for(alice, device_id="phone")
+def test_a_device_that_signed_in_but_never_reported_is_signed_out(
+    api_client, alice_client, alice, tokens_for
+):
+    phone = tokens_for(alice, device_id="phone")
+
+    response = alice_client.delete(f"{URL}/phone")
+
+    assert response.status_code == 204
+    assert TokenFamily.objects.get(device_id="phone").revoked_at is not None
+    assert not UserSyncStatus.objects.exists()
+    alice.refresh_from_db()
+    assert alice.device_count == 0
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {phone['access']}")
+    assert api_client.get(PROFILE).status_code == 401
+
+
+def test_an_unknown_device_is_not_found_and_nobody_is_signed_out(alice_client, alice, bob, tokens_for):
+    tokens_for(alice, device_id="tablet")
+    tokens_for(bob, device_id="phone")
 
     response = alice_client.delete(f"{URL}/phone")
 
     assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
     assert not TokenFamily.objects.filter(revoked_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize("method", ["get", "delete"])
+@pytest.mark.parametrize("device_id", ["%00", "phone%00", "%0A", "%7F"])
+def test_a_device_id_with_control_characters_is_not_found(alice_client, alice, add_device, method, device_id):
+    add_device(alice, device_id="phone")
+
+    response = getattr(alice_client, method)(f"{URL}/{device_id}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    assert UserSyncStatus.objects.get().is_active
 
 
 def test_a_dotted_device_id_can_be_deactivated(alice_client, alice, add_device):

@@ -302,3 +302,20 @@ def test_the_devices_timestamp_may_be_null(alice_client, report):
 
     assert response.status_code == 201
     assert UserSyncStatus.objects.get().last_sync_timestamp is None
+
+
+def test_the_users_last_sync_never_moves_back_when_an_earlier_clock_commits_last(
+    alice_client, alice, report, monkeypatch
+):
+    assert report(alice_client, device_id="tablet", sync_version=1, data_hash="a").status_code == 201
+    alice.refresh_from_db()
+    later = alice.last_sync
+    # Another device's report read the clock before the tablet's and commits after it.
+    monkeypatch.setattr("sync.services.timezone.now", lambda: later - timedelta(milliseconds=5))
+
+    response = report(alice_client, device_id="phone", sync_version=1, data_hash="b")
+
+    assert response.status_code == 201
+    alice.refresh_from_db()
+    assert alice.last_sync == later
+    assert alice.device_count == 2

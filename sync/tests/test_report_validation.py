@@ -22,6 +22,9 @@ BAD_DATETIME = (
 )
 
 
+BAD_DEVICE_ID = "A device id cannot contain '/' or control characters, nor start or end with whitespace."
+
+
 def assert_nothing_written(user):
     assert not UserSyncStatus.objects.exists()
     user.refresh_from_db()
@@ -66,8 +69,24 @@ def test_a_device_id_cannot_hold_a_slash(alice_client, alice):
     response = alice_client.post(URL, {**VALID, "device_id": "phone/1"}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"device_id": ["A device id cannot contain '/'."]}
+    assert response.json() == {"device_id": [BAD_DEVICE_ID]}
     assert_nothing_written(alice)
+
+
+@pytest.mark.parametrize("device_id", ["  padded  ", " phone", "phone\t", "pho\nne", "phone\x7f"])
+def test_a_device_id_is_refused_rather_than_trimmed(alice_client, alice, device_id):
+    response = alice_client.post(URL, {**VALID, "device_id": device_id}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"device_id": [BAD_DEVICE_ID]}
+    assert_nothing_written(alice)
+
+
+def test_a_device_id_may_hold_inner_spaces_and_any_script(alice_client, alice):
+    response = alice_client.post(URL, {**VALID, "device_id": "Alice's phone 📱"}, format="json")
+
+    assert response.status_code == 201
+    assert UserSyncStatus.objects.get().device_id == "Alice's phone 📱"
 
 
 def test_it_takes_255_character_strings(alice_client, alice):
@@ -114,7 +133,6 @@ def test_it_rejects_a_bad_version(alice_client, alice, value, message):
         ([], BAD_DATETIME),
         ({"at": "2026-01-01T00:00:00Z"}, BAD_DATETIME),
         ("0001-01-01T00:00:00+01:00", "Datetime value out of range."),
-        ("9999-12-31T23:59:59Z", "This timestamp is more than a day in the future."),
     ],
 )
 def test_it_rejects_a_bad_timestamp(alice_client, alice, value, message):
@@ -125,14 +143,14 @@ def test_it_rejects_a_bad_timestamp(alice_client, alice, value, message):
     assert_nothing_written(alice)
 
 
-def test_it_rejects_a_timestamp_over_a_day_ahead(alice_client, alice):
-    ahead = timezone.now() + timedelta(days=1, minutes=5)
+@pytest.mark.parametrize("claim", ["9999-12-31T23:59:59+00:00", "1970-01-01T00:00:00+00:00"])
+def test_a_device_clock_far_off_does_not_stop_its_report(alice_client, alice, claim):
+    response = alice_client.post(URL, {**VALID, "last_sync_timestamp": claim}, format="json")
 
-    response = alice_client.post(URL, {**VALID, "last_sync_timestamp": ahead.isoformat()}, format="json")
-
-    assert response.status_code == 400
-    assert response.json() == {"last_sync_timestamp": ["This timestamp is more than a day in the future."]}
-    assert_nothing_written(alice)
+    assert response.status_code == 201
+    device = UserSyncStatus.objects.get()
+    assert device.last_sync_timestamp.isoformat() == claim
+    assert abs(device.synced_at - timezone.now()) < timedelta(minutes=1)
 
 
 def test_every_bad_field_is_reported_at_once(alice_client, alice):
