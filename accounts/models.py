@@ -6,6 +6,11 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+# Active devices one account may have at once: far more than a person owns, few enough that a
+# careless or hostile client cannot grow one account's rows without end.
+MAX_ACTIVE_DEVICES = 100
+DEVICE_LIMIT_CONSTRAINT = "users_device_count_within_limit"
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -53,6 +58,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             # The app stores emails lower-case; this keeps the database itself from ever
             # holding two addresses that differ only in case, whoever writes the row.
             models.UniqueConstraint(Lower("email"), name="users_email_case_insensitive_unique"),
+            # device_count moves with every device that becomes active or inactive, so the
+            # database refuses the report that would make one too many, however many race.
+            models.CheckConstraint(
+                condition=models.Q(device_count__lte=MAX_ACTIVE_DEVICES), name=DEVICE_LIMIT_CONSTRAINT
+            ),
         ]
 
     def __str__(self):

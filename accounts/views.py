@@ -75,7 +75,9 @@ class AuthViewSet(viewsets.ViewSet):
         parameters=[RETRY_AFTER],
         summary="Sign in",
         description="Answers the same 401 whether the email is unknown or the password wrong. "
-        "Limited per client address and per email: 429 with `Retry-After` when over the limit.",
+        "Limited per client address and per email: 429 with `Retry-After` when over the limit "
+        "(a right password is not counted against the email). 503 with `Retry-After` when the "
+        "server is busy checking other passwords.",
         request=LoginSerializer,
         responses={200: SignInSerializer, **errors(400, 401, 413, 429, 503)},
         examples=[CREDENTIALS, CREDENTIALS_WITH_DEVICE, SIGNED_IN],
@@ -85,8 +87,9 @@ class AuthViewSet(viewsets.ViewSet):
         # Counted before the password is checked: while limited, even the right one gets 429.
         rate_limit(request, group="login-ip")
         data = _validated(LoginSerializer, request)
-        rate_limit(request, group="login-email", key=User.objects.normalize_email(data["email"]))
+        attempt = rate_limit(request, group="login-email", key=User.objects.normalize_email(data["email"]))
         user = services.user_authenticate(request=request, email=data["email"], password=data["password"])
+        attempt.refund()
         tokens = services.token_family_start(user=user, device_id=data["device_id"])
         return Response({"user": UserSerializer(user).data, **tokens})
 
@@ -145,15 +148,20 @@ class AccountViewSet(viewsets.ViewSet):
         operation_id="auth_delete_account",
         summary="Delete the account",
         description="Takes the password (400 when wrong). The user, their devices, backups and "
-        "tokens are gone.",
+        "tokens are gone. Password checks are limited per address and per account (429).",
         request=PasswordSerializer,
-        responses={204: OpenApiResponse(description="The account is gone."), **errors(400, 401, 413, 503)},
+        parameters=[RETRY_AFTER],
+        responses={
+            204: OpenApiResponse(description="The account is gone."),
+            **errors(400, 401, 413, 429, 503),
+        },
         examples=[PASSWORD_CONFIRMATION],
     )
     @action(detail=False, methods=["get", "delete"])
     def profile(self, request):
         if request.method == "DELETE":
             data = _validated(PasswordSerializer, request)
+            _password_confirmation_limit(request)
             services.user_delete(user=request.user, password=data["password"])
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(UserSerializer(request.user).data)
@@ -189,13 +197,24 @@ class AccountViewSet(viewsets.ViewSet):
         operation_id="auth_change_password",
         summary="Change the password",
         description="400 when the old password is wrong or the new one weak. Every earlier token "
-        "is dead afterwards; the answer is a fresh pair for this device.",
+        "is dead afterwards; the answer is a fresh pair for this device. Password checks are "
+        "limited per address and per account (429); a right old password is not counted.",
         request=PasswordChangeSerializer,
-        responses={200: TokenPairSerializer, **errors(400, 401, 413, 503)},
+        parameters=[RETRY_AFTER],
+        responses={200: TokenPairSerializer, **errors(400, 401, 413, 429, 503)},
         examples=[PASSWORD_CHANGE, TOKEN_PAIR],
     )
     @action(detail=False, methods=["post"])
     def password(self, request):
         data = _validated(PasswordChangeSerializer, request)
+        attempt = _password_confirmation_limit(request)
         tokens = services.user_change_password(user=request.user, family=request.auth, **data)
+        attempt.refund()
         return Response(tokens)
+
+
+def _password_confirmation_limit(request):
+    """Password checks by a signed-in user, limited per address and per account (a stolen
+    access token must not become a way to guess the password)."""
+    rate_limit(request, group="login-ip")
+    return rate_limit(request, group="password-user", key=str(request.user.pk))

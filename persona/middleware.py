@@ -4,6 +4,9 @@ import time
 import uuid
 
 from django.conf import settings
+from django.http import JsonResponse
+
+from persona.views import service_unavailable_for
 
 request_logger = logging.getLogger("persona.requests")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -66,3 +69,24 @@ class RequestLogMiddleware:
             },
         )
         return response
+
+
+class ServiceUnavailableMiddleware:
+    """Outside the API (the admin, the health probes), a backing service that fails or a
+    server limit is the same JSON 503 with Retry-After as in the API, not a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        unavailable = service_unavailable_for(exception)
+        if unavailable is None:
+            return None
+        return JsonResponse(
+            {"detail": str(unavailable.detail)},
+            status=503,
+            headers={"Retry-After": str(unavailable.retry_after)},
+        )

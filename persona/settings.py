@@ -6,12 +6,13 @@ With DEBUG off, a missing secret stops start-up with a message naming the variab
 """
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from persona.rates import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,10 +50,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_rate(name: str, default: str) -> str:
-    """A django-ratelimit rate such as "10/m" or "5/15m"."""
+    """A rate such as "10/m" or "5/15m" (see persona.rates)."""
     value = os.environ.get(name, "") or default
-    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
-        raise ImproperlyConfigured(f"{name} must be a rate such as 10/m or 5/15m, got {value!r}")
+    try:
+        parse_rate(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a rate such as 10/m or 5/15m, got {value!r}") from None
     return value
 
 
@@ -88,7 +91,7 @@ else:
         raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "persona.apps.AdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -98,7 +101,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
-    "django_ratelimit",
     "accounts",
     "sync",
     "backups",
@@ -117,6 +119,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "persona.middleware.ContentSecurityPolicyMiddleware",
+    "persona.middleware.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "persona.urls"
@@ -184,18 +187,16 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# django-ratelimit only vouches for memcached, but Django's Redis cache increments
-# atomically (Redis INCR), which is all its counters need.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
-if not REDIS_URL:
-    # Local memory is fine for one process (make run, tests); several workers need REDIS_URL.
-    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003"]
+# What each process computes once and keeps: the rendered API schema.
+CACHES["process"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "process"}
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "accounts.hashers.BCryptSHA256PasswordHasher",  # 12 rounds, one hash at a time per worker
+    "accounts.hashers.BCryptSHA256PasswordHasher",  # 12 rounds, a bounded number at once
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# bcrypt hashes one worker process runs at once; more password checks at that moment get a 503.
+PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -247,15 +248,20 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Rate limits (django-ratelimit syntax: count/period, e.g. "10/m", "5/15m", "100/h").
+# Rate limits (count/period, e.g. "10/m", "5/15m", "100/h"), as sliding windows (persona.ratelimit).
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
-RATELIMIT_IP_META_KEY = "persona.ratelimit.client_ip"
 RATE_LIMITS = {
+    # Every password check from one address: API and admin sign-in, password change, deletion.
     "login-ip": env_rate("RATELIMIT_LOGIN_IP", "30/m"),
+    # Sign-ins to one account from anywhere (API and admin); a right password is not counted.
     "login-email": env_rate("RATELIMIT_LOGIN_EMAIL", "10/15m"),
+    # A signed-in user's password confirmations (change, deletion): a stolen access token
+    # must not become a way to guess the password. A right password is not counted.
+    "password-user": env_rate("RATELIMIT_PASSWORD_USER", "10/15m"),
     "register-ip": env_rate("RATELIMIT_REGISTER_IP", "10/h"),
     "refresh-ip": env_rate("RATELIMIT_REFRESH_IP", "60/m"),
     "verify-ip": env_rate("RATELIMIT_VERIFY_IP", "120/m"),
+    "backup-user": env_rate("RATELIMIT_BACKUP_USER", "20/h"),
 }
 # How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)

@@ -132,25 +132,31 @@ def api_exception_handler(exc, context):
         exc = NotFound()
     elif isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
-    elif isinstance(exc, OperationalError | InterfaceError):
-        exc = _database_error(exc)
-    elif isinstance(exc, RedisError):
-        logger.error("cache unavailable", exc_info=exc)
-        exc = ServiceUnavailable("The cache is unavailable; try again later.")
+    else:
+        exc = service_unavailable_for(exc) or exc
     response = drf_exception_handler(exc, context)
     if isinstance(exc, ServiceUnavailable):
         response["Retry-After"] = str(exc.retry_after)
     return response
 
 
-def _database_error(exc: Exception) -> ServiceUnavailable:
-    if _is_busy(exc):
-        logger.warning("database busy: %s", exc)
-        return ServiceUnavailable(
-            "The database is busy (a lock or statement timed out); try again shortly.", retry_after=1
-        )
-    logger.error("database unavailable", exc_info=exc)
-    return ServiceUnavailable("The database is unavailable; try again later.")
+def service_unavailable_for(exc: Exception) -> ServiceUnavailable | None:
+    """The 503 a failure of a backing service (or a server limit) is answered with, or None
+    for any other exception."""
+    if isinstance(exc, ServiceUnavailable):
+        return exc
+    if isinstance(exc, OperationalError | InterfaceError):
+        if _is_busy(exc):
+            logger.warning("database busy: %s", exc)
+            return ServiceUnavailable(
+                "The database is busy (a lock or statement timed out); try again shortly.", retry_after=1
+            )
+        logger.error("database unavailable", exc_info=exc)
+        return ServiceUnavailable("The database is unavailable; try again later.")
+    if isinstance(exc, RedisError):
+        logger.error("cache unavailable", exc_info=exc)
+        return ServiceUnavailable("The cache is unavailable; try again later.")
+    return None
 
 
 def _is_busy(exc: Exception) -> bool:
