@@ -1,16 +1,13 @@
-"""AI scripts rules: every change to a script records its new state and moves the scripts stamp.
-
-The stamp is a token in the shared cache that names the current generation of the scripts.
-Each process keeps the JSON and ETags it rendered per generation, so a read is answered
-after one cache read (the stamp); every change replaces the stamp after its transaction
-commits, which retires every rendered ETag at once. A lost stamp (cache cleared or
-evicted) is simply replaced by a fresh one, whose ETags are then rendered from the database.
+"""AI scripts rules: every change to a script records its new state (and moves its
+updated_at, from which the API's ETags are derived); the AI services' health, probed by one
+request at a time.
 """
 
+import hashlib
 import http.client
 import logging
+import math
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -24,25 +21,29 @@ from django.utils import timezone
 from accounts.models import User
 from ai_scripts.models import AIScript, AIScriptVersion, AIService
 from ai_scripts.serializers import AIScriptImportSerializer
+from persona.exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
-STAMP_KEY = "ai_scripts:stamp"
 HEALTH_KEY = "ai_scripts:health"
+PROBING_KEY = "ai_scripts:health:probing"
 SCRIPT_FIELDS = ("script_name", "version", "script_content", "is_active")
 # Probes still running this long after the longest timeout count as down.
 PROBE_GRACE_SECONDS = 0.5
 MAX_PROBE_THREADS = 16
 
 
-def scripts_stamp() -> str:
-    """The current generation of the scripts; a fresh one when the cache has lost it."""
-    stamp = cache.get(STAMP_KEY)
-    if stamp is None:
-        # add() keeps a stamp that a concurrent change or request set first.
-        cache.add(STAMP_KEY, uuid.uuid4().hex, timeout=None)
-        stamp = cache.get(STAMP_KEY)
-    return stamp
+def scripts_etag(*, script_name: str | None = None) -> str | None:
+    """An ETag for the active scripts (or the one active script of this name; None when there
+    is none), derived from the database so that every process sees an edit at once: a digest
+    of each script's id, active flag and updated_at, which every change moves."""
+    scripts = AIScript.objects.order_by("pk")
+    if script_name is not None:
+        scripts = scripts.filter(script_name=script_name, is_active=True)
+    rows = list(scripts.values_list("pk", "is_active", "updated_at"))
+    if script_name is not None and not rows:
+        return None
+    return hashlib.sha256(repr((script_name, rows)).encode()).hexdigest()
 
 
 def script_save(*, script: AIScript, changed_by: User | None = None) -> bool:
@@ -92,9 +93,7 @@ def script_restore(*, record: AIScriptVersion, changed_by: User | None = None) -
 def scripts_delete(*, scripts: QuerySet[AIScript]) -> None:
     """Deletes the scripts with their history."""
     selected = list(scripts.values_list("pk", flat=True))
-    with transaction.atomic():
-        AIScript.objects.filter(pk__in=selected).delete()
-        _stamp_replace_on_commit()
+    AIScript.objects.filter(pk__in=selected).delete()
 
 
 @dataclass
@@ -132,7 +131,6 @@ def scripts_import(*, entries, dry_run: bool = False, changed_by: User | None = 
             outcome = result.created if created else result.updated if changed else result.unchanged
             outcome.append(script.script_name)
         if dry_run:
-            # Rolling back also drops the stamp change, so a dry run is invisible to clients.
             transaction.set_rollback(True)
     return result
 
@@ -146,17 +144,31 @@ def scripts_export() -> list[dict]:
 
 
 def ai_health_report() -> dict:
-    """The health of the enabled AI services, cached briefly so clients cannot hammer them."""
-    report = cache.get(HEALTH_KEY)
-    if report is None:
-        statuses = ai_services_probe(services=list(AIService.objects.filter(enabled=True)))
+    """The health of the enabled AI services, probed at most once per AI_HEALTH_CACHE_SECONDS.
+
+    When the last report is older, one request (in any process) probes while the others
+    answer with that last report, so a hanging upstream holds one thread, not every one.
+    """
+    kept = cache.get(HEALTH_KEY)
+    if kept is not None and time.time() - kept["checked_at"] < settings.AI_HEALTH_CACHE_SECONDS:
+        return kept["report"]
+    services = list(AIService.objects.filter(enabled=True))
+    probe_seconds = max((service.timeout_seconds for service in services), default=0) + PROBE_GRACE_SECONDS
+    if not cache.add(PROBING_KEY, True, timeout=math.ceil(probe_seconds) + 1):
+        if kept is not None:
+            return kept["report"]
+        raise ServiceUnavailable("The AI services are being checked; try again in a moment.", retry_after=1)
+    try:
+        statuses = ai_services_probe(services=services)
         up = sum(1 for status in statuses if status["status"] == "up")
         report = {
             "status": "ok" if up == len(statuses) else "down" if up == 0 else "degraded",
             "services": statuses,
             "active_scripts": AIScript.objects.filter(is_active=True).count(),
         }
-        cache.set(HEALTH_KEY, report, timeout=settings.AI_HEALTH_CACHE_SECONDS)
+        cache.set(HEALTH_KEY, {"report": report, "checked_at": time.time()}, timeout=None)
+    finally:
+        cache.delete(PROBING_KEY)
     return report
 
 
@@ -247,10 +259,3 @@ def _record(scripts: list[AIScript], *, changed_by: User | None) -> None:
         )
         for script in scripts
     )
-    _stamp_replace_on_commit()
-
-
-def _stamp_replace_on_commit() -> None:
-    # After the commit, never before: a reader that sees the new stamp must also see the new
-    # rows, or it would cache an ETag for the old content under the new stamp.
-    transaction.on_commit(lambda: cache.set(STAMP_KEY, uuid.uuid4().hex, timeout=None))

@@ -1,14 +1,10 @@
-import hashlib
-from dataclasses import dataclass, field
-
-from django.http import HttpResponse, HttpResponseNotModified
-from django.utils.http import parse_etags
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from ai_scripts import services
@@ -61,20 +57,30 @@ class AIScriptViewSet(viewsets.ViewSet):
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 
     def list(self, request):
-        def body():
-            scripts = AIScript.objects.filter(is_active=True).order_by("script_name")
-            return AIScriptSerializer(scripts, many=True).data
-
-        return _conditional_json(request, name="list", body=body)
+        etag = quote_etag(services.scripts_etag())
+        if not_modified := get_conditional_response(request, etag=etag):
+            return _revalidated(not_modified, etag)
+        scripts = AIScript.objects.filter(is_active=True).order_by("script_name")
+        return _revalidated(Response(AIScriptSerializer(scripts, many=True).data), etag)
 
     def retrieve(self, request, script_name):
-        def body():
-            script = AIScript.objects.filter(is_active=True, script_name=script_name).first()
-            if script is None:
-                raise NotFound()
-            return AIScriptSerializer(script).data
+        etag = services.scripts_etag(script_name=script_name)
+        if etag is None:
+            raise NotFound()
+        etag = quote_etag(etag)
+        if not_modified := get_conditional_response(request, etag=etag):
+            return _revalidated(not_modified, etag)
+        script = AIScript.objects.filter(is_active=True, script_name=script_name).first()
+        if script is None:  # deactivated since the ETag was read
+            raise NotFound()
+        return _revalidated(Response(AIScriptSerializer(script).data), etag)
 
-        return _conditional_json(request, name=f"script:{script_name}", body=body)
+
+def _revalidated(response, etag: str):
+    response["ETag"] = etag
+    # Every use must revalidate: a change in the admin shows up on the next request.
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @extend_schema_view(
@@ -100,49 +106,3 @@ class AIHealthViewSet(viewsets.ViewSet):
     def list(self, request):
         report = services.ai_health_report()
         return Response(report, status=503 if report["status"] == "down" else 200)
-
-
-@dataclass
-class _Generation:
-    """What this process rendered for one scripts stamp; it never changes under that stamp."""
-
-    stamp: str
-    rendered: dict[str, tuple[str, bytes]] = field(default_factory=dict)
-
-
-_generation = _Generation(stamp="")
-
-
-def _conditional_json(request, *, name: str, body) -> HttpResponse:
-    """The JSON of body() with a strong ETag, or 304 when If-None-Match holds that ETag.
-
-    The ETag and the JSON are kept in this process per scripts stamp, so a request costs
-    one cache read (the stamp) and no query or serialization: only the first request after
-    a change (which moves the stamp) renders them again.
-    """
-    global _generation
-    stamp = services.scripts_stamp()
-    generation = _generation
-    if generation.stamp != stamp:
-        generation = _generation = _Generation(stamp)
-    cached = generation.rendered.get(name)
-    if cached is None:
-        content = JSONRenderer().render(body())
-        cached = generation.rendered[name] = (f'"{hashlib.sha256(content).hexdigest()}"', content)
-    etag, content = cached
-    if _matches(request, etag):
-        return _with_validators(HttpResponseNotModified(), etag)
-    return _with_validators(HttpResponse(content, content_type="application/json"), etag)
-
-
-def _matches(request, etag: str) -> bool:
-    # If-None-Match compares weakly (RFC 9110), so a W/ prefix added by a proxy still matches.
-    wanted = {tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))}
-    return "*" in wanted or etag in wanted
-
-
-def _with_validators(response: HttpResponse, etag: str) -> HttpResponse:
-    response["ETag"] = etag
-    # Every use must revalidate: a change in the admin shows up on the next request.
-    response["Cache-Control"] = "private, no-cache"
-    return response

@@ -14,7 +14,8 @@ from backups.serializers import (
     BackupSerializer,
     BackupUploadSerializer,
 )
-from persona.schema import errors
+from persona.ratelimit import rate_limit
+from persona.schema import RETRY_AFTER, errors
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
@@ -37,10 +38,11 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "nothing is stored. Only the newest backups per user are kept (10 by default). A 409 "
         "(`code`) refuses a `sync_version` older than one stored (`stale_version`), an upload "
         "without one once a versioned backup is stored (`sync_version_required`), and an "
-        "Idempotency-Key reused for another upload (`idempotency_key_reused`).",
+        "Idempotency-Key reused for another upload (`idempotency_key_reused`). Uploads are "
+        "limited per user (20 an hour by default; 429 with `Retry-After`).",
         request=BackupUploadSerializer,
-        parameters=[IDEMPOTENCY_KEY],
-        responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413, 503)},
+        parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
+        responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413, 429, 503)},
         examples=[UPLOAD, METADATA, TOO_LARGE],
     ),
     list=extend_schema(
@@ -102,6 +104,8 @@ class BackupViewSet(
         return BackupMetadataSerializer
 
     def create(self, request):
+        # Counted before the body is read: a refused upload costs no memory or storage.
+        rate_limit(request, group="backup-user", key=str(request.user.pk))
         upload = BackupUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         backup, created = services.backup_create(

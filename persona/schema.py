@@ -33,6 +33,7 @@ class ValidationErrorSchema(OpenApiSerializerExtension):
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: an object of field names to lists of messages, or `detail`.",
     401: "Missing, invalid, expired or revoked token, or wrong credentials.",
+    403: "Over a limit of the account (`code` says which).",
     404: "Not found (or not yours).",
     405: "Method not allowed.",
     409: "Conflict with the stored state.",

@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.cache import cache_page
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from persona import views
+
+SCHEMA_CACHE_SECONDS = 60 * 60
 
 urlpatterns = [
     path("health", views.health),
@@ -12,7 +15,12 @@ urlpatterns = [
     path("api/sync/", include("sync.urls")),
     path("api/sync/", include("backups.urls")),
     path("api/ai/", include("ai_scripts.urls")),
-    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    # Building the schema takes tens of milliseconds and it only changes with the code.
+    path(
+        "api/schema",
+        cache_page(SCHEMA_CACHE_SECONDS, cache="process")(SpectacularAPIView.as_view()),
+        name="schema",
+    ),
     path("api/docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on.
     re_path(r"^api/", views.api_not_found),

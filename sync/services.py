@@ -20,9 +20,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 
-from accounts.models import User
+from accounts.models import DEVICE_LIMIT_CONSTRAINT, MAX_ACTIVE_DEVICES, User
 from accounts.services import token_families_revoke
 from sync.models import UserSyncStatus
 from sync.sql import REPORT_SQL
@@ -52,7 +52,7 @@ def sync_status_report(
 
     Newer versions are stored, the same version with the same hash is a retry that changes
     nothing, anything else raises SyncRejected. A report from a deactivated device
-    reactivates it.
+    reactivates it. A report that would make one active device too many is a 403.
     """
     report = {
         "user": user,
@@ -61,15 +61,28 @@ def sync_status_report(
         "data_hash": data_hash,
         "last_sync_timestamp": last_sync_timestamp,
     }
-    if connection.vendor == "postgresql":
-        return _report_in_one_statement(**report)
     try:
-        return _report(**report)
-    except IntegrityError:
-        # A concurrent first report of this device inserted it after this one looked. The
-        # unique index made this insert wait for that commit, so a second attempt finds the
-        # row, locks it and compares versions.
-        return _report(**report)
+        if connection.vendor == "postgresql":
+            return _report_in_one_statement(**report)
+        try:
+            return _report(**report)
+        except IntegrityError as error:
+            if DEVICE_LIMIT_CONSTRAINT in str(error):
+                raise
+            # A concurrent first report of this device inserted it after this one looked. The
+            # unique index made this insert wait for that commit, so a second attempt finds
+            # the row, locks it and compares versions.
+            return _report(**report)
+    except IntegrityError as error:
+        if DEVICE_LIMIT_CONSTRAINT in str(error):
+            raise PermissionDenied(
+                {
+                    "detail": f"This account already has {MAX_ACTIVE_DEVICES} active devices; "
+                    "deactivate one before adding another.",
+                    "code": "too_many_devices",
+                }
+            ) from None
+        raise
 
 
 def sync_status_deactivate(*, user: User, device_id: str) -> None:

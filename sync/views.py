@@ -20,7 +20,9 @@ report_serializer = SyncReportSerializer()
         summary="Report a device's data version",
         description="Stores the device's `sync_version` and `data_hash`. An older version than "
         "the stored one, or the same version with another hash, is a 409 with the stored row "
-        "(`code` says which); the same version and hash again is an idempotent retry (200).",
+        "(`code` says which); the same version and hash again is an idempotent retry (200). A "
+        "new or reactivated device beyond the account's active-device limit (100) is a 403 "
+        "(`too_many_devices`).",
         request=SyncReportSerializer,
         responses={
             200: OpenApiResponse(SyncStatusSerializer, description="Stored, or an idempotent retry."),
@@ -28,7 +30,7 @@ report_serializer = SyncReportSerializer()
             409: OpenApiResponse(
                 SyncConflictSerializer, description="Older version, or same version with another hash."
             ),
-            **errors(400, 401, 413, 503),
+            **errors(400, 401, 403, 413, 503),
         },
         examples=[REPORT, DEVICE, STALE],
     ),

@@ -11,14 +11,7 @@ from persona.testing import PASSWORD
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Runs what a block's transactions left for after commit (the stamp change), as production
-    would once they commit; the test's own wrapping transaction never commits."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def make_script(db, committed):
+def make_script(db):
     def make(script_name="greeting", version="1.0", script_content=None, is_active=True):
         script = AIScript(
             script_name=script_name,
@@ -28,8 +21,7 @@ def make_script(db, committed):
             else script_content,
             is_active=is_active,
         )
-        with committed():
-            services.script_save(script=script)
+        services.script_save(script=script)
         return script
 
     return make

@@ -78,16 +78,13 @@ def test_staff_can_add_a_script_and_it_is_recorded(staff_client, staff, alice_cl
     assert alice_client.get(API).json()[0]["script_name"] == "greeting"
 
 
-def test_an_edit_in_the_admin_changes_the_etag_at_once(
-    staff_client, staff, make_script, alice_client, committed
-):
+def test_an_edit_in_the_admin_changes_the_etag_at_once(staff_client, staff, make_script, alice_client):
     script = make_script("greeting")
     etag = alice_client.get(API)["ETag"]
 
-    with committed():
-        response = staff_client.post(
-            change_url(script), form_data(version="1.1", script_content='{"system": "Hello again."}')
-        )
+    response = staff_client.post(
+        change_url(script), form_data(version="1.1", script_content='{"system": "Hello again."}')
+    )
 
     assert response.status_code == 302
     after = alice_client.get(API, HTTP_IF_NONE_MATCH=etag)
@@ -101,12 +98,11 @@ def test_an_edit_in_the_admin_changes_the_etag_at_once(
     ]
 
 
-def test_saving_without_a_change_records_nothing(staff_client, make_script, alice_client, committed):
+def test_saving_without_a_change_records_nothing(staff_client, make_script, alice_client):
     script = make_script("greeting", script_content={"system": "Hello."})
     etag = alice_client.get(API)["ETag"]
 
-    with committed():
-        response = staff_client.post(change_url(script), form_data())
+    response = staff_client.post(change_url(script), form_data())
 
     assert response.status_code == 302
     assert AIScriptVersion.objects.count() == 1
@@ -182,16 +178,13 @@ def test_a_taken_name_is_a_form_error(staff_client, make_script):
 
 @pytest.mark.parametrize(("action", "active_after"), [("activate", True), ("deactivate", False)])
 def test_staff_can_activate_and_deactivate_scripts(
-    staff_client, staff, make_script, alice_client, committed, action, active_after
+    staff_client, staff, make_script, alice_client, action, active_after
 ):
     chosen = make_script("chosen", is_active=not active_after)
     other = make_script("other", is_active=not active_after)
     etag = alice_client.get(API)["ETag"]
 
-    with committed():
-        response = staff_client.post(
-            CHANGELIST, {"action": action, "_selected_action": [chosen.pk]}, follow=True
-        )
+    response = staff_client.post(CHANGELIST, {"action": action, "_selected_action": [chosen.pk]}, follow=True)
 
     assert response.status_code == 200
     assert dict(AIScript.objects.values_list("script_name", "is_active")) == {
@@ -216,12 +209,11 @@ def test_activating_an_active_script_records_nothing(staff_client, make_script):
     assert b"Activated 0 script(s)." in response.content
 
 
-def test_deleting_a_script_changes_the_etag(staff_client, make_script, alice_client, committed):
+def test_deleting_a_script_changes_the_etag(staff_client, make_script, alice_client):
     script = make_script("greeting")
     etag = alice_client.get(API)["ETag"]
 
-    with committed():
-        response = staff_client.post(f"{CHANGELIST}{script.pk}/delete/", {"post": "yes"})
+    response = staff_client.post(f"{CHANGELIST}{script.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert AIScript.objects.count() == 0

@@ -9,10 +9,9 @@ from ai_scripts.tests.admin_forms import CHANGELIST, change_url, form_data
 API = "/api/ai/scripts"
 
 
-def test_the_history_is_shown_read_only_on_the_script_page(staff_client, make_script, committed):
+def test_the_history_is_shown_read_only_on_the_script_page(staff_client, make_script):
     script = make_script("greeting", version="1.0")
-    with committed():
-        staff_client.post(change_url(script), form_data(version="1.1", script_content='{"system": "v1.1"}'))
+    staff_client.post(change_url(script), form_data(version="1.1", script_content='{"system": "v1.1"}'))
 
     response = staff_client.get(change_url(script))
 
@@ -27,19 +26,15 @@ def test_the_history_is_shown_read_only_on_the_script_page(staff_client, make_sc
         assert f"{CHANGELIST}{script.pk}/restore/{record.pk}/".encode() in response.content
 
 
-def test_staff_can_restore_an_earlier_version(staff_client, staff, make_script, alice_client, committed):
+def test_staff_can_restore_an_earlier_version(staff_client, staff, make_script, alice_client):
     script = make_script("greeting", version="1.0", script_content={"system": "First."})
-    with committed():
-        staff_client.post(
-            change_url(script), form_data(version="2.0", script_content='{"system": "Second."}')
-        )
+    staff_client.post(change_url(script), form_data(version="2.0", script_content='{"system": "Second."}'))
     first = AIScriptVersion.objects.get(version="1.0")
     url = f"{CHANGELIST}{script.pk}/restore/{first.pk}/"
     etag = alice_client.get(API)["ETag"]
 
     confirmation = staff_client.get(url)
-    with committed():
-        response = staff_client.post(url)
+    response = staff_client.post(url)
 
     assert confirmation.status_code == 200
     assert b"First." in confirmation.content
@@ -54,11 +49,10 @@ def test_staff_can_restore_an_earlier_version(staff_client, staff, make_script, 
     assert after.json()[0]["script_content"] == {"system": "First."}
 
 
-def test_restoring_keeps_the_active_flag(staff_client, make_script, committed):
+def test_restoring_keeps_the_active_flag(staff_client, make_script):
     script = make_script("greeting", version="1.0")
-    with committed():
-        staff_client.post(CHANGELIST, {"action": "deactivate", "_selected_action": [script.pk]})
-        staff_client.post(change_url(script), form_data(version="2.0", is_active=None))
+    staff_client.post(CHANGELIST, {"action": "deactivate", "_selected_action": [script.pk]})
+    staff_client.post(change_url(script), form_data(version="2.0", is_active=None))
     first = AIScriptVersion.objects.filter(version="1.0", is_active=True).get()
 
     response = staff_client.post(f"{CHANGELIST}{script.pk}/restore/{first.pk}/")
@@ -93,10 +87,9 @@ def editor_client(client, db):
     return client
 
 
-def test_editors_see_the_history_and_can_restore(editor_client, make_script, committed):
+def test_editors_see_the_history_and_can_restore(editor_client, make_script):
     script = make_script("greeting", version="1.0")
-    with committed():
-        editor_client.post(change_url(script), form_data(version="2.0"))
+    editor_client.post(change_url(script), form_data(version="2.0"))
     first = AIScriptVersion.objects.get(version="1.0")
 
     page = editor_client.get(change_url(script))

@@ -1,7 +1,10 @@
 import pytest
 from django.core.cache import cache
+from rest_framework.test import APIClient
 
+from ai_scripts import services
 from ai_scripts.models import AIService
+from persona.testing import run_concurrently
 
 URL = "/api/ai/health"
 
@@ -171,3 +174,51 @@ def test_a_malformed_url_saved_past_validation_is_down(api_client, db, url):
 
     assert response.status_code == 503
     assert response.json()["services"] == [{"name": "odd", "status": "down", "latency_ms": None}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_the_report_is_stale_one_request_probes_and_the_others_get_the_last_report(
+    service, upstream, settings
+):
+    server = upstream(status=200)
+    service("chat", server, timeout=3.0)
+    assert statuses(APIClient().get(URL)) == {"chat": "up"}
+    settings.AI_HEALTH_CACHE_SECONDS = 0
+    server.delay = 1.0  # the upstream now hangs for a while
+
+    responses = run_concurrently(*[lambda: APIClient().get(URL) for _ in range(8)])
+
+    assert [response.status_code for response in responses] == [200] * 8
+    assert all(statuses(response) == {"chat": "up"} for response in responses)
+    assert server.hits == 2
+
+
+def test_it_is_a_503_with_retry_after_when_the_cache_is_down(api_client, service, healthy, settings):
+    service("chat", healthy)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+
+    response = api_client.get(URL)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The cache is unavailable; try again later."}
+    assert response["Retry-After"] == "5"
+    assert healthy.hits == 0
+
+
+def test_before_any_report_exists_a_request_during_the_first_probe_is_told_to_retry(
+    api_client, service, healthy
+):
+    service("chat", healthy)
+    cache.add(services.PROBING_KEY, True, timeout=10)  # another request is probing
+
+    response = api_client.get(URL)
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The AI services are being checked; try again in a moment."}
+    assert response["Retry-After"] == "1"
+    assert healthy.hits == 0

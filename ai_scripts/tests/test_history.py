@@ -91,21 +91,20 @@ def test_the_history_outlives_the_user_who_made_it(make_script, alice):
     ]
 
 
-def test_the_stamp_moves_only_when_a_change_commits(make_script, committed):
+def test_the_etag_moves_only_when_a_change_commits(make_script):
     script = make_script("greeting")
-    stamp = services.scripts_stamp()
+    etag = services.scripts_etag()
 
-    with committed(), transaction.atomic():
+    with transaction.atomic():
         script.version = "2.0"
         services.script_save(script=script)
         transaction.set_rollback(True)
-    unchanged = services.scripts_stamp()
-    with committed():
-        script.version = "3.0"
-        services.script_save(script=script)
+    unchanged = services.scripts_etag()
+    script.version = "3.0"
+    services.script_save(script=script)
 
-    assert unchanged == stamp
-    assert services.scripts_stamp() != stamp
+    assert unchanged == etag
+    assert services.scripts_etag() != etag
     assert AIScript.objects.values_list("version", flat=True).get() == "3.0"
 
 

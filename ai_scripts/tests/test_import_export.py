@@ -85,12 +85,11 @@ def test_an_existing_script_keeps_its_flag_when_the_entry_leaves_it_out(tmp_path
     assert stored() == [("greeting", "2.0", {"system": "Hi."}, False)]
 
 
-def test_an_import_changes_the_etag(tmp_path, make_script, alice_client, committed):
+def test_an_import_changes_the_etag(tmp_path, make_script, alice_client):
     make_script("greeting")
     etag = alice_client.get("/api/ai/scripts")["ETag"]
 
-    with committed():
-        run("import_ai_scripts", write(tmp_path, [entry("greeting", version="2.0")]))
+    run("import_ai_scripts", write(tmp_path, [entry("greeting", version="2.0")]))
 
     assert alice_client.get("/api/ai/scripts", HTTP_IF_NONE_MATCH=etag).status_code == 200
 
@@ -147,16 +146,15 @@ def test_a_missing_file_is_refused(tmp_path, db):
         run("import_ai_scripts", str(tmp_path / "missing.json"))
 
 
-def test_a_dry_run_reports_and_changes_nothing(tmp_path, make_script, alice_client, committed):
+def test_a_dry_run_reports_and_changes_nothing(tmp_path, make_script, alice_client):
     make_script("greeting")
     etag = alice_client.get("/api/ai/scripts")["ETag"]
 
-    with committed():
-        output = run(
-            "import_ai_scripts",
-            write(tmp_path, [entry("greeting", version="2.0"), entry("new")]),
-            "--dry-run",
-        )
+    output = run(
+        "import_ai_scripts",
+        write(tmp_path, [entry("greeting", version="2.0"), entry("new")]),
+        "--dry-run",
+    )
 
     assert output == "Dry run, nothing changed: would have created 1, updated 1, unchanged 0.\n"
     assert stored() == [("greeting", "1.0", {"system": "You are greeting."}, True)]

@@ -157,3 +157,16 @@ def test_it_never_reads_a_payload_back_from_the_database(alice_client, alice, ma
 
     assert response.status_code == 201
     assert not selects_payload(queries.captured_queries)
+
+
+def test_uploads_are_limited_per_user_and_a_refused_one_stores_nothing(alice_client, bob_client, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "backup-user": "2/h"}
+    statuses = [alice_client.post(URL, upload_body(f"v{n}"), format="json").status_code for n in range(2)]
+
+    limited = alice_client.post(URL, upload_body("one too many"), format="json")
+
+    assert statuses == [201, 201]
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) >= 1
+    assert UserBackup.objects.count() == 2
+    assert bob_client.post(URL, upload_body("bob's"), format="json").status_code == 201

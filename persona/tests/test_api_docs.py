@@ -1,6 +1,8 @@
 import re
 
 import yaml
+from django.core.cache import caches
+from drf_spectacular.generators import SchemaGenerator
 
 
 def test_the_schema_is_openapi_3_in_yaml_and_json(client):
@@ -43,3 +45,31 @@ def test_the_docs_page_may_load_its_own_scripts_and_styles(client):
     policy = client.get("/api/docs")["Content-Security-Policy"]
 
     assert "default-src 'self'" in policy.split("; ")
+
+
+def test_the_schema_is_built_once_per_process_and_served_without_redis(client, monkeypatch, settings):
+    caches["process"].clear()
+    built = []
+    real_get_schema = SchemaGenerator.get_schema
+
+    def counted(self, *args, **kwargs):
+        built.append(1)
+        return real_get_schema(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counted)
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        },
+    }
+
+    first = client.get("/api/schema")
+    second = client.get("/api/schema")
+    as_json = client.get("/api/schema?format=json")
+
+    assert (first.status_code, second.status_code, as_json.status_code) == (200, 200, 200)
+    assert first.content == second.content
+    assert as_json.json()["openapi"].startswith("3.")
+    assert len(built) == 2  # YAML once, JSON once
