@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -58,7 +59,10 @@ def free_port() -> int:
 def live_gunicorn(*, migrate: bool = False, **env):
     """gunicorn with production settings (DEBUG off) on a free loopback port; yields
     (process, base_url). Extra keyword arguments become environment variables; with
-    `migrate`, the database they name is migrated first (e.g. a fresh SQLite file)."""
+    `migrate`, the database they name is migrated first (e.g. a fresh SQLite file).
+
+    Its log (stderr) goes to a file, `process.log_path`, rather than a pipe: a pipe nobody
+    reads fills up after a few hundred request lines and then blocks every worker thread."""
     port = free_port()
     server_env = {
         **os.environ,
@@ -77,21 +81,36 @@ def live_gunicorn(*, migrate: bool = False, **env):
             check=True,
             capture_output=True,
         )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
-        cwd=PROJECT,
-        env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(server, base_url)
-        yield server, base_url
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    with tempfile.TemporaryDirectory(prefix="persona-gunicorn-") as scratch:
+        log_path = Path(scratch) / "gunicorn.log"
+        with log_path.open("wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
+                cwd=PROJECT,
+                env=server_env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        server.log_path = log_path
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_serving(server, base_url)
+            yield server, base_url
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+
+
+def wait_for_log_line(server, text: str, timeout: float = 20) -> None:
+    """Waits until the live gunicorn's log holds `text`."""
+    deadline = time.monotonic() + timeout
+    while text not in server.log_path.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"gunicorn never logged {text!r}")
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn exited without logging {text!r}")
+        time.sleep(0.02)
 
 
 def _wait_until_serving(server, base_url):
@@ -103,7 +122,8 @@ def _wait_until_serving(server, base_url):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"gunicorn did not start: {server.stderr.read().decode()[-2000:]}")
+                log = server.log_path.read_text(errors="replace")
+                pytest.fail(f"gunicorn did not start: {log[-2000:]}")
             time.sleep(0.1)
 
 

@@ -2,9 +2,7 @@
 uploaded lets that upload finish and be stored exactly once, and then the server exits 0."""
 
 import json
-import os
 import secrets
-import select
 import signal
 import socket
 import time
@@ -14,7 +12,7 @@ from django.db import connection
 
 from backups.models import UserBackup
 from backups.tests.helpers import sha256
-from persona.testing import live_gunicorn, postgres_only
+from persona.testing import live_gunicorn, postgres_only, wait_for_log_line
 
 PAYLOAD_BYTES = 4 * 1024 * 1024
 PIECES = 16
@@ -27,21 +25,6 @@ def server_env() -> dict:
     # The server shares the test database, which it can reach only on PostgreSQL.
     db = connection.settings_dict
     return {"DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
-
-
-def wait_for_log_line(server, text: str) -> None:
-    # Raw reads: a buffered readline could pull the line into Python's buffer, where
-    # select() no longer sees it.
-    seen = ""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while text not in seen:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([server.stderr], [], [], remaining)[0]:
-            pytest.fail(f"gunicorn never logged {text!r}")
-        chunk = os.read(server.stderr.fileno(), 65536)
-        if not chunk:
-            pytest.fail(f"gunicorn exited without logging {text!r}")
-        seen += chunk.decode(errors="replace")
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:
