@@ -14,6 +14,7 @@ from backups.serializers import (
     BackupSerializer,
     BackupUploadSerializer,
 )
+from backups.transfers import TransferSlot
 from persona.ratelimit import rate_limit
 from persona.schema import RETRY_AFTER, errors
 
@@ -39,7 +40,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "(`code`) refuses a `sync_version` older than one stored (`stale_version`), an upload "
         "without one once a versioned backup is stored (`sync_version_required`), and an "
         "Idempotency-Key reused for another upload (`idempotency_key_reused`). Uploads are "
-        "limited per user (20 an hour by default; 429 with `Retry-After`).",
+        "limited per user (20 an hour by default; 429 with `Retry-After`). Transfers in flight "
+        "are bounded: 503 with `Retry-After` when the server runs its most at once, 429 when "
+        "this account does.",
         request=BackupUploadSerializer,
         parameters=[IDEMPOTENCY_KEY, RETRY_AFTER],
         responses={201: BackupMetadataSerializer, **errors(400, 401, 409, 413, 429, 503)},
@@ -55,7 +58,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     retrieve=extend_schema(
         operation_id="backup_retrieve",
         summary="One backup, with its payload",
-        responses={200: BackupSerializer, **errors(401, 404, 503)},
+        description="Transfers in flight are bounded: 503 with `Retry-After` when the server "
+        "runs its most at once, 429 when this account does.",
+        parameters=[RETRY_AFTER],
+        responses={200: BackupSerializer, **errors(401, 404, 429, 503)},
         examples=[BACKUP],
     ),
     destroy=extend_schema(
@@ -66,8 +72,10 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     latest=extend_schema(
         operation_id="backup_latest",
         summary="The newest backup, with its payload",
-        description="404 when the user has no backup yet.",
-        responses={200: BackupSerializer, **errors(401, 404, 503)},
+        description="404 when the user has no backup yet. Transfers in flight are bounded: 503 "
+        "with `Retry-After` when the server runs its most at once, 429 when this account does.",
+        parameters=[RETRY_AFTER],
+        responses={200: BackupSerializer, **errors(401, 404, 429, 503)},
         examples=[BACKUP],
     ),
 )
@@ -106,23 +114,57 @@ class BackupViewSet(
     def create(self, request):
         # Counted before the body is read: a refused upload costs no memory or storage.
         rate_limit(request, group="backup-user", key=str(request.user.pk))
-        upload = BackupUploadSerializer(data=request.data)
-        upload.is_valid(raise_exception=True)
-        backup, created = services.backup_create(
-            user=request.user, idempotency_key=_idempotency_key(request), **upload.validated_data
-        )
+        slot = TransferSlot(request.user.pk)
+        try:
+            upload = BackupUploadSerializer(data=request.data)
+            upload.is_valid(raise_exception=True)
+            backup, created = services.backup_create(
+                user=request.user, idempotency_key=_idempotency_key(request), **upload.validated_data
+            )
+        finally:
+            slot.release()
         # A retry gets the first answer again; the header tells it apart for the curious.
         headers = {} if created else {"Idempotent-Replayed": "true"}
         return Response(
             BackupMetadataSerializer(backup).data, status=status.HTTP_201_CREATED, headers=headers
         )
 
+    def retrieve(self, request, pk=None):
+        return self._with_payload(self.get_object)
+
     @action(detail=False)
     def latest(self, request):
-        backup = self.get_queryset().first()
-        if backup is None:
-            raise NotFound("There is no backup yet.")
-        return Response(self.get_serializer(backup).data)
+        def newest():
+            backup = self.get_queryset().first()
+            if backup is None:
+                raise NotFound("There is no backup yet.")
+            return backup
+
+        return self._with_payload(newest)
+
+    def _with_payload(self, find):
+        """The backup with its payload, sent within a transfer slot that is held until the
+        response has been written out (its JSON is built after the view returns)."""
+        slot = TransferSlot(self.request.user.pk)
+        try:
+            return PayloadResponse(self.get_serializer(find()).data, slot=slot)
+        except BaseException:
+            slot.release()
+            raise
+
+
+class PayloadResponse(Response):
+    """A response that gives its transfer slot back once the server has sent it."""
+
+    def __init__(self, data, *, slot: TransferSlot):
+        super().__init__(data)
+        self.slot = slot
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self.slot.release()
 
 
 def _idempotency_key(request) -> str:

@@ -269,6 +269,10 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 # Backups: the largest accepted payload, and how many backups each user keeps.
 BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 10 * 1024 * 1024)
 BACKUP_KEEP = env_int("BACKUP_KEEP", 10)
+# Backup uploads and payload downloads in flight at once: per worker process (more get a 503)
+# and per user across every worker (more get a 429). See backups.transfers.
+BACKUP_TRANSFERS_PER_WORKER = env_int("BACKUP_TRANSFERS_PER_WORKER", 2)
+BACKUP_TRANSFERS_PER_USER = env_int("BACKUP_TRANSFERS_PER_USER", 2)
 
 # How long AI service health results are cached, so clients cannot hammer the upstreams.
 AI_HEALTH_CACHE_SECONDS = env_int("AI_HEALTH_CACHE_SECONDS", 30)
