@@ -4,6 +4,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from rest_framework import serializers
 
+# The characters Python's str.isspace() (and so DRF's trimming) counts as whitespace, spelled
+# out: a schema's `\s` means fewer of them to a JSON Schema validator than to Python.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
 
 class TextValidator(RegexValidator):
     """No NUL characters and, unless blank is allowed, something besides whitespace; then the
@@ -15,7 +19,7 @@ class TextValidator(RegexValidator):
 
     def __init__(self, regex=None, message="This field may not be blank.", *, allow_blank=False):
         if regex is None:
-            regex = r"^[^\x00]*\Z" if allow_blank else r"^[^\x00]*[^\s\x00][^\x00]*\Z"
+            regex = r"^[^\x00]*\Z" if allow_blank else rf"^[^\x00]*[^{WHITESPACE}\x00][^\x00]*\Z"
         super().__init__(regex, message=message)
         self.allow_blank = allow_blank
 
@@ -47,9 +51,9 @@ class StrictCharField(serializers.CharField):
 
 # Device ids are the app's own strings, addressed as /api/sync/status/<device_id>: no '/', no
 # control characters, and no whitespace at either end (which would make two ids look alike).
-DEVICE_ID_PATH = r"[^/\x00-\x1f\x7f]{1,255}"
+DEVICE_ID_PATH = r"[^/\x00-\x1f\x7f-\x9f]{1,255}"
 DEVICE_ID = TextValidator(
-    r"^[^\s/\x00-\x1f\x7f]([^/\x00-\x1f\x7f]*[^\s/\x00-\x1f\x7f])?\Z",
+    rf"^[^{WHITESPACE}/\x00-\x1f\x7f-\x9f]([^/\x00-\x1f\x7f-\x9f]*[^{WHITESPACE}/\x00-\x1f\x7f-\x9f])?\Z",
     message="A device id cannot contain '/' or control characters, nor start or end with whitespace.",
 )
 

@@ -129,7 +129,8 @@ def test_every_string_the_server_takes_refuses_nul_characters_in_the_schema(sche
 def test_a_whitespace_only_string_is_refused_in_the_schema_as_on_the_server(schema, field):
     pattern = dict(request_strings(schema))[field]["pattern"]
 
-    assert not re.search(pattern, "   ")
+    for blank in ["   ", "\x1c", "\x85", "\u3000", "\t\n"]:
+        assert not re.search(pattern, blank), repr(blank)
     assert re.search(pattern, "x")
 
 
