@@ -55,10 +55,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_gunicorn(*, migrate: bool = False, **env):
+def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
     """gunicorn with production settings (DEBUG off) on a free loopback port; yields
     (process, base_url). Extra keyword arguments become environment variables; with
-    `migrate`, the database they name is migrated first (e.g. a fresh SQLite file)."""
+    `migrate`, the database they name is migrated first (e.g. a fresh SQLite file).
+    Its log (stderr) is the process's `stderr` pipe, or the file `log` when given: a pipe
+    nobody reads stops the server once it is full."""
     port = free_port()
     server_env = {
         **os.environ,
@@ -77,24 +79,26 @@ def live_gunicorn(*, migrate: bool = False, **env):
             check=True,
             capture_output=True,
         )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
-        cwd=PROJECT,
-        env=server_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(server, base_url)
-        yield server, base_url
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    with contextlib.ExitStack() as stack:
+        stderr = stack.enter_context(log.open("ab")) if log else subprocess.PIPE
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
+            cwd=PROJECT,
+            env=server_env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_serving(server, base_url, log)
+            yield server, base_url
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
 
 
-def _wait_until_serving(server, base_url):
+def _wait_until_serving(server, base_url, log=None):
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -103,7 +107,8 @@ def _wait_until_serving(server, base_url):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"gunicorn did not start: {server.stderr.read().decode()[-2000:]}")
+                output = log.read_bytes() if log else server.stderr.read()
+                pytest.fail(f"gunicorn did not start: {output.decode()[-2000:]}")
             time.sleep(0.1)
 
 
