@@ -1,7 +1,9 @@
 """An answer given before the request's body was read, with more of the body left than
 gunicorn drains afterwards, says `Connection: close`: gunicorn closes that connection, and
 a client told so sends its next request on a new one instead of into a closing socket.
-Against a live gunicorn, over raw sockets (clients that read the answer while still sending)."""
+The rest of the body is read and dropped after the answer, so a client still sending it
+gets the answer rather than a reset connection. Against a live gunicorn, mostly over raw
+sockets (clients that read the answer while still sending)."""
 
 import json
 import socket
@@ -14,6 +16,7 @@ from persona.testing import PASSWORD, http, live_gunicorn
 
 LIVE_LIMIT = 64 * 1024
 LARGE = 1024 * 1024
+WHOLE_BACKUP = 10 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,17 @@ def test_an_upload_refused_before_its_body_is_read_says_connection_close(live):
 
     assert (status, connection) == (401, "close")
     assert body == {"detail": "Authentication credentials were not provided."}
+
+
+def test_a_client_that_sends_a_whole_refused_upload_before_reading_gets_the_answer(live):
+    port, _ = live
+    body = upload_body("a" * WHOLE_BACKUP)
+
+    # urllib, like most HTTP clients, sends the whole body before it reads the answer.
+    status, _, answer = http("POST", f"http://127.0.0.1:{port}{URL}", body)
+
+    assert status == 401
+    assert answer == {"detail": "Authentication credentials were not provided."}
 
 
 def test_an_oversized_upload_refused_by_its_content_length_says_connection_close(live):
