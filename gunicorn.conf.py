@@ -21,15 +21,17 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 # One worker per usable CPU: a worker runs Python on one CPU at a time (the GIL), and more
 # workers than CPUs only add memory.
 workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
+# gunicorn's gthread worker, ending connections more cleanly (see persona.gunicorn_worker).
+worker_class = "persona.gunicorn_worker.ThreadWorker"
 # Threads let requests overlap while one waits on the database or hashes a password
 # (bcrypt releases the GIL). Sign-ins queue for the worker's one hash at a time
 # (accounts.hashers), so there are threads to spare for the other requests meanwhile.
-worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 # On SIGTERM, workers finish the requests they hold for up to this long before exiting.
 graceful_timeout = 30
-# Addresses of the TLS-terminating proxy whose X-Forwarded-* headers gunicorn trusts.
+# Addresses of the proxy in front (deploy/nginx.conf) whose X-Forwarded-Proto gunicorn
+# trusts; the app's TRUSTED_PROXY_COUNT counts the same proxy.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Access logs come from persona.middleware.RequestLogMiddleware as JSON lines.
 accesslog = None

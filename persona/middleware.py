@@ -90,3 +90,20 @@ class ServiceUnavailableMiddleware:
             status=503,
             headers={"Retry-After": str(unavailable.retry_after)},
         )
+
+
+class HeadResponseMiddleware:
+    """A HEAD answer keeps the headers GET would have, Content-Length included, and drops the
+    body here: gunicorn drops it too, but logs a warning for every HEAD request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method == "HEAD":
+            if response.streaming:
+                response.streaming_content = []
+            else:
+                response.content = b""
+        return response

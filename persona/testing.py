@@ -1,8 +1,10 @@
-"""Helpers for tests in every app: markers, a live gunicorn, a TCP proxy that can be cut."""
+"""Helpers for tests in every app: markers, a live gunicorn and nginx, a TCP proxy that can be cut."""
 
 import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,11 @@ PROJECT = Path(__file__).resolve().parent.parent
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency); set DATABASE_URL to run it",
+)
+
+NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+needs_nginx = pytest.mark.skipif(
+    NGINX is None, reason="needs nginx (apt-get install nginx; .ci/run installs it)"
 )
 
 
@@ -56,13 +63,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_gunicorn(*, migrate: bool = False, **env):
+def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
     """gunicorn with production settings (DEBUG off) on a free loopback port; yields
     (process, base_url). Extra keyword arguments become environment variables; with
     `migrate`, the database they name is migrated first (e.g. a fresh SQLite file).
 
-    Its log (stderr) goes to a file, `process.log_path`, rather than a pipe: a pipe nobody
-    reads fills up after a few hundred request lines and then blocks every worker thread."""
+    Its log (stderr) goes to a file, `process.log_path` (`log` when given, else a temporary
+    one), rather than a pipe: a pipe nobody reads fills up after a few hundred request lines
+    and then blocks every worker thread."""
     port = free_port()
     server_env = {
         **os.environ,
@@ -82,14 +90,14 @@ def live_gunicorn(*, migrate: bool = False, **env):
             capture_output=True,
         )
     with tempfile.TemporaryDirectory(prefix="persona-gunicorn-") as scratch:
-        log_path = Path(scratch) / "gunicorn.log"
-        with log_path.open("wb") as log:
+        log_path = log or Path(scratch) / "gunicorn.log"
+        with log_path.open("ab") as log_file:
             server = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
                 cwd=PROJECT,
                 env=server_env,
                 stdout=subprocess.DEVNULL,
-                stderr=log,
+                stderr=log_file,
             )
         server.log_path = log_path
         base_url = f"http://127.0.0.1:{port}"
@@ -124,6 +132,64 @@ def _wait_until_serving(server, base_url):
                 server.kill()
                 log = server.log_path.read_text(errors="replace")
                 pytest.fail(f"gunicorn did not start: {log[-2000:]}")
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def live_nginx(*, upstream_port: int, directory: Path):
+    """nginx with the committed deploy/nginx.conf, in front of gunicorn on `upstream_port`,
+    on a free loopback port; yields its base URL. It runs in the foreground with its
+    configuration, temporary files and logs (access.log, error.log) in `directory`."""
+    port = free_port()
+    config = (PROJECT / "deploy" / "nginx.conf").read_text()
+    temp_paths = "".join(
+        f"    {kind}_temp_path {directory / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # Started by root, the workers stay root to write in `directory`; else they run as its user.
+    user = "user root;" if os.geteuid() == 0 else ""
+    for committed, local in (
+        ("user www-data;", user),
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("server app:3000;", f"server 127.0.0.1:{upstream_port};"),
+        ("http {\n", "http {\n" + temp_paths),
+    ):
+        if config.count(committed) != 1:
+            pytest.fail(f"deploy/nginx.conf no longer has exactly one {committed!r} to replace")
+        config = config.replace(committed, local)
+    (directory / "nginx.conf").write_text(f"pid {directory / 'nginx.pid'};\n" + config)
+
+    command = [NGINX, "-p", directory, "-c", directory / "nginx.conf", "-e", "stderr", "-g", "daemon off;"]
+    with (directory / "access.log").open("ab") as access_log, (directory / "error.log").open("ab") as errors:
+        proxy = subprocess.Popen(  # noqa: S603 (the committed configuration, on loopback)
+            command,
+            stdout=access_log,
+            stderr=errors,
+            start_new_session=True,  # its own process group, so its workers can be stopped with it
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_listening(proxy, base_url, directory / "error.log")
+            yield base_url
+        finally:
+            proxy.terminate()
+            try:
+                proxy.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proxy.pid, signal.SIGKILL)
+                proxy.wait()
+
+
+def _wait_until_listening(proxy, base_url, error_log):
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            http("GET", f"{base_url}/health")
+            return
+        except OSError:
+            if proxy.poll() is not None or time.monotonic() > deadline:
+                proxy.kill()
+                pytest.fail(f"nginx did not start: {error_log.read_text()[-2000:]}")
             time.sleep(0.1)
 
 

@@ -13,9 +13,9 @@ from persona.testing import PASSWORD, http, live_gunicorn
 
 MIB = 1024 * 1024
 PAYLOAD_BYTES = 10 * MIB
-# The figure README's "Failure behaviour" documents for the default two slots, with room for
-# a noisy machine: peak growth over the idle worker's resident memory.
-PEAK_GROWTH_LIMIT = 200 * MIB
+# The figure README's "Failure behaviour" documents for the default two slots (peak growth
+# over the idle worker's resident memory); without the bounds this test grew it ~860 MiB.
+PEAK_GROWTH_LIMIT = 250 * MIB
 
 
 def payload(seed: int) -> str:
