@@ -7,16 +7,9 @@ from django.db import connection
 
 from accounts.models import User
 from persona.postgresql.base import RECENTLY_HEALTHY_SECONDS
-from persona.testing import TcpProxy, http, live_gunicorn, postgres_only
+from persona.testing import http, live_gunicorn, postgres_only
 
 BODY = {"email": "carol@example.com", "password": "a sturdy passphrase 42"}
-
-
-@pytest.fixture
-def database_proxy():
-    proxy = TcpProxy(target_port=int(connection.settings_dict["PORT"] or 5432))
-    yield proxy
-    proxy.close()
 
 
 @postgres_only

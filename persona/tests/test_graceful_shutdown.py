@@ -7,6 +7,7 @@ import secrets
 import select
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -66,7 +67,7 @@ def test_sigterm_mid_upload_finishes_the_upload_stores_it_once_and_exits_cleanly
     body = json.dumps({"encrypted_data": data, "checksum": sha256(data)}).encode()
     piece = len(body) // PIECES + 1
 
-    with live_gunicorn(**server_env()) as (server, base_url):
+    with live_gunicorn(stderr=subprocess.PIPE, **server_env()) as (server, base_url):
         port = int(base_url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT_SECONDS) as sock:
             sock.sendall(
