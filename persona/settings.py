@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from persona import database
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -31,14 +33,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
     value = os.environ.get(name, "")
     if value == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -141,7 +146,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
+        conn_max_age=600,
         conn_health_checks=True,
     )
 }
@@ -156,13 +161,33 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # The test database is a file too, so tests can race several connections against it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+
+# Each gunicorn worker has a pool of up to DB_POOL_SIZE connections that its threads share; by
+# default one per thread, so that no thread waits for another. The database must take them
+# all: instances x workers x DB_POOL_SIZE <= max_connections - reserve. A request waits at
+# most DB_POOL_TIMEOUT for a connection, then gets a 503.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", env_int("GUNICORN_THREADS", 8), minimum=1)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 2, minimum=1)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, with the connection health check skipped right after the connection
-    # proved healthy (see persona/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "persona.postgresql"
+    # The pool keeps the connections, so none is kept per thread; with health checks on, it
+    # checks each one it hands out.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["pool"] = {
+        # Grown while threads wait, so a management command holds a single connection.
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+        # A connection that cannot be made is given up on as soon as a request would give up
+        # on it, so the next request tries afresh rather than wait for a retry that backs off
+        # to minutes: errors clear as soon as the database is back.
+        "reconnect_timeout": DB_POOL_TIMEOUT,
+        "connection_class": database.Connection,
+    }
     # Parameters travel apart from the SQL text: a 10 MiB backup is sent as it is instead of
     # being quoted into a copy of the query (bench/backup_memory.py measures the difference).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    options["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: shared Redis when REDIS_URL is set (rate limits and health results must be shared
