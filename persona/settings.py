@@ -112,6 +112,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "persona.middleware.RequestLogMiddleware",
+    "persona.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -162,6 +163,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The test database is a file too, so tests can race several connections against it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
 
+# PostgreSQL time limits, in seconds. The server cancels a statement or a lock wait past its
+# limit (0: none), which the API answers as "busy"; a server that does not answer at all is
+# given up on by the client a second after the statement limit (persona.database).
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 2, minimum=2)
+DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 5, minimum=0)
+DB_LOCK_TIMEOUT = env_int("DB_LOCK_TIMEOUT", 2, minimum=0)
+DATABASE_QUERY_DEADLINE = DB_STATEMENT_TIMEOUT + 1 if DB_STATEMENT_TIMEOUT else 0
+# A round trip that does no work (the pool's check, the readiness probe) gets as long as a
+# connection attempt.
+DATABASE_PING_DEADLINE = DB_CONNECT_TIMEOUT
 # Each gunicorn worker has a pool of up to DB_POOL_SIZE connections that its threads share; by
 # default one per thread, so that no thread waits for another. The database must take them
 # all: instances x workers x DB_POOL_SIZE <= max_connections - reserve. A request waits at
@@ -174,6 +185,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # checks each one it hands out.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Sent when connecting, so a new connection runs no query (Django would set the time
+    # zone with one).
+    startup = f"-c statement_timeout={DB_STATEMENT_TIMEOUT}s -c lock_timeout={DB_LOCK_TIMEOUT}s"
+    startup += " -c TimeZone=UTC"
+    options["options"] = f"{options['options']} {startup}" if "options" in options else startup
+    options["connect_timeout"] = DB_CONNECT_TIMEOUT
     options["pool"] = {
         # Grown while threads wait, so a management command holds a single connection.
         "min_size": 1,

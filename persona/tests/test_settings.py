@@ -68,6 +68,8 @@ def test_a_malformed_boolean_fails_naming_the_variable():
     ("variable", "value", "message"),
     [
         ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be at least 1, got 0"),
+        ("DB_CONNECT_TIMEOUT", "1", "DB_CONNECT_TIMEOUT must be at least 2, got 1"),
+        ("DB_STATEMENT_TIMEOUT", "-5", "DB_STATEMENT_TIMEOUT must be at least 0, got -5"),
         ("DB_POOL_TIMEOUT", "soon", "DB_POOL_TIMEOUT must be an integer, got 'soon'"),
     ],
 )
