@@ -4,8 +4,11 @@ import time
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
+from django.db import connection
 from django.http import JsonResponse
 
+from persona import database
 from persona.views import service_unavailable_for
 
 request_logger = logging.getLogger("persona.requests")
@@ -107,3 +110,18 @@ class HeadResponseMiddleware:
             else:
                 response.content = b""
         return response
+
+
+class DatabaseDeadlineMiddleware:
+    """Gives every query of a request a deadline that the client keeps (persona.database), so
+    a database that stops answering is a 503 rather than a request that hangs."""
+
+    def __init__(self, get_response):
+        if not settings.DATABASE_QUERY_DEADLINE:
+            raise MiddlewareNotUsed
+        self.get_response = get_response
+        self.deadline = database.deadline(settings.DATABASE_QUERY_DEADLINE)
+
+    def __call__(self, request):
+        with connection.execute_wrapper(self.deadline):
+            return self.get_response(request)

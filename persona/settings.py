@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from persona import database
 from persona.rates import parse_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,14 +33,17 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
     value = os.environ.get(name, "")
     if value == "":
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -110,6 +114,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "persona.middleware.HeadResponseMiddleware",
     "persona.middleware.RequestLogMiddleware",
+    "persona.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -145,7 +150,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
+        conn_max_age=600,
         conn_health_checks=True,
     )
 }
@@ -160,13 +165,49 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # The test database is a file too, so tests can race several connections against it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+
+# PostgreSQL time limits, in seconds. The server cancels a statement or a lock wait past its
+# limit (0: none), which the API answers as "busy"; a server that does not answer at all is
+# given up on by the client a second after the statement limit (persona.database).
+DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 2, minimum=2)
+DB_STATEMENT_TIMEOUT = env_int("DB_STATEMENT_TIMEOUT", 5, minimum=0)
+DB_LOCK_TIMEOUT = env_int("DB_LOCK_TIMEOUT", 2, minimum=0)
+DATABASE_QUERY_DEADLINE = DB_STATEMENT_TIMEOUT + 1 if DB_STATEMENT_TIMEOUT else 0
+# A round trip that does no work (the pool's check, the readiness probe) gets as long as a
+# connection attempt.
+DATABASE_PING_DEADLINE = DB_CONNECT_TIMEOUT
+# Each gunicorn worker has a pool of up to DB_POOL_SIZE connections that its threads share; by
+# default one per thread, so that no thread waits for another. The database must take them
+# all: instances x workers x DB_POOL_SIZE <= max_connections - reserve. A request waits at
+# most DB_POOL_TIMEOUT for a connection, then gets a 503.
+DB_POOL_SIZE = env_int("DB_POOL_SIZE", env_int("GUNICORN_THREADS", 8), minimum=1)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 2, minimum=1)
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, with the connection health check skipped right after the connection
-    # proved healthy (see persona/postgresql/base.py).
-    DATABASES["default"]["ENGINE"] = "persona.postgresql"
+    # The pool keeps the connections, so none is kept per thread; with health checks on, it
+    # checks each one it hands out.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    # Sent when connecting, so a new connection runs no query (Django would set the time
+    # zone with one).
+    startup = f"-c statement_timeout={DB_STATEMENT_TIMEOUT}s -c lock_timeout={DB_LOCK_TIMEOUT}s"
+    startup += " -c TimeZone=UTC"
+    options["options"] = f"{options['options']} {startup}" if "options" in options else startup
+    options["connect_timeout"] = DB_CONNECT_TIMEOUT
+    options["pool"] = {
+        # Grown while threads wait, so a management command holds a single connection.
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+        # A connection that cannot be made is given up on as soon as a request would give up
+        # on it, so the next request tries afresh rather than wait for a retry that backs off
+        # to minutes: errors clear as soon as the database is back.
+        "reconnect_timeout": DB_POOL_TIMEOUT,
+        "connection_class": database.Connection,
+    }
     # Parameters travel apart from the SQL text: a 10 MiB backup is sent as it is instead of
     # being quoted into a copy of the query (bench/backup_memory.py measures the difference).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    options["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: shared Redis when REDIS_URL is set (rate limits and health results must be shared

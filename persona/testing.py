@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -121,7 +122,8 @@ def wait_for_log_line(server, text: str, timeout: float = 20) -> None:
         time.sleep(0.02)
 
 
-def _wait_until_serving(server, base_url):
+def _wait_until_serving(server, base_url, log=None):
+    """Waits for the server's /health; its log is its stderr pipe, or else the file `log`."""
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -193,7 +195,7 @@ def _wait_until_listening(proxy, base_url, error_log):
             time.sleep(0.1)
 
 
-def http(method: str, url: str, body=None, headers=None, token=None):
+def http(method: str, url: str, body=None, headers=None, token=None, timeout: float = 10):
     """A plain HTTP call to a live server: (status, headers, parsed JSON or raw bytes)."""
     if token:
         headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
@@ -202,7 +204,7 @@ def http(method: str, url: str, body=None, headers=None, token=None):
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback only)
             status, response_headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         status, response_headers, raw = error.code, error.headers, error.read()
@@ -211,15 +213,22 @@ def http(method: str, url: str, body=None, headers=None, token=None):
 
 
 class TcpProxy:
-    """A loopback TCP proxy to `target_port` that can be cut (every connection dropped and
-    new ones refused) and restored, to simulate a network outage to a backing service."""
+    """A loopback TCP proxy to `target_port` that simulates a backing service's failures:
+    - `cut()` drops every connection and refuses new ones until `restore()` (an outage; both
+      at once are a restart);
+    - `freeze()` forwards nothing, in either direction, until `thaw()`, while connections stay
+      open and new ones are accepted (a server that hangs: the kernel still acknowledges);
+    - `max_connections` refuses connections beyond that many open ones (a server's limit)."""
 
-    def __init__(self, target_port: int):
+    def __init__(self, target_port: int, max_connections: int | None = None):
         self.target_port = target_port
+        self.max_connections = max_connections
         self.port = free_port()
         self._up = threading.Event()
         self._up.set()
-        self._sockets: list[socket.socket] = []
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._links: set[tuple[socket.socket, socket.socket]] = set()
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True).start()
@@ -227,17 +236,29 @@ class TcpProxy:
     def cut(self):
         self._up.clear()
         with self._lock:
-            for sock in self._sockets:
+            links, self._links = self._links, set()
+        for link in links:
+            for sock in link:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
-            self._sockets.clear()
 
     def restore(self):
         self._up.set()
 
+    def freeze(self):
+        self._flowing.clear()
+
+    def thaw(self):
+        self._flowing.set()
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._links)
+
     def close(self):
         self.cut()
+        self.thaw()
         self._listener.close()
 
     def _accept(self):
@@ -246,19 +267,65 @@ class TcpProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            if not self._up.is_set():
+            with self._lock:
+                full = self.max_connections is not None and len(self._links) >= self.max_connections
+            if full or not self._up.is_set():
                 client.close()
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            link = (client, upstream)
             with self._lock:
-                self._sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+                self._links.add(link)
+            threading.Thread(target=self._link, args=(link,), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _link(self, link):
+        client, upstream = link
+        outgoing = threading.Thread(target=self._pipe, args=(client, upstream), daemon=True)
+        outgoing.start()
+        self._pipe(upstream, client)
+        outgoing.join()
+        with self._lock:
+            self._links.discard(link)
+        client.close()
+        upstream.close()
+
+    def _pipe(self, source, sink):
         with contextlib.suppress(OSError):
             while chunk := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(chunk)
+        self._flowing.wait()
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+def proxied_database_url(proxy: TcpProxy) -> str:
+    """DATABASE_URL for the test database (PostgreSQL), reached through `proxy`."""
+    db = connection.settings_dict
+    return f"postgresql://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}"
+
+
+def timed(call, *args, **kwargs):
+    """An http() call's (status, body, seconds it took)."""
+    started = time.monotonic()
+    status, _, body = call(*args, **kwargs)
+    return status, body, time.monotonic() - started
+
+
+def wait_until_a_query_waits_for_a_lock(timeout: float = 15):
+    """Returns once a session of the test database (PostgreSQL) waits for a lock."""
+    db = connection.settings_dict
+    deadline = time.monotonic() + timeout
+    # Autocommit: within a transaction, pg_stat_activity shows the same snapshot each time.
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
+    ) as observer:
+        while time.monotonic() < deadline:
+            waiting = observer.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                [db["NAME"]],
+            ).fetchone()[0]
+            if waiting:
+                return
+            time.sleep(0.02)
+    pytest.fail("no query waited for the lock")

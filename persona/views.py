@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from persona import database
 from persona.exceptions import PayloadTooLarge, ServiceUnavailable
 from persona.schema import HEALTHY, READY, UNAVAILABLE, HealthSerializer, ReadinessSerializer
 
@@ -83,7 +84,9 @@ def health_ready(request):
 
 
 def _ping_database():
-    with connection.cursor() as cursor:
+    # A short deadline, not a request's: a probe that waits is as good as a failed one.
+    deadline = database.deadline(settings.DATABASE_PING_DEADLINE)
+    with connection.execute_wrapper(deadline), connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 
 

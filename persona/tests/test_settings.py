@@ -64,6 +64,22 @@ def test_a_malformed_boolean_fails_naming_the_variable():
     assert "DEBUG must be a boolean" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DB_POOL_SIZE", "0", "DB_POOL_SIZE must be at least 1, got 0"),
+        ("DB_CONNECT_TIMEOUT", "1", "DB_CONNECT_TIMEOUT must be at least 2, got 1"),
+        ("DB_STATEMENT_TIMEOUT", "-5", "DB_STATEMENT_TIMEOUT must be at least 0, got -5"),
+        ("DB_POOL_TIMEOUT", "soon", "DB_POOL_TIMEOUT must be an integer, got 'soon'"),
+    ],
+)
+def test_a_database_limit_out_of_range_fails_naming_the_variable(variable, value, message):
+    result = run_manage("check", env={**PRODUCTION, variable: value})
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
 @pytest.mark.parametrize("cache", [{"REDIS_URL": "", "SINGLE_PROCESS": "1"}, {}], ids=["local", "redis"])
 def test_production_settings_pass_the_deploy_checklist(cache):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION, **cache})
