@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 
-.PHONY: run test lint fmt check schema schema-check contract fleet bench
+.PHONY: run test test-tools lint fmt check schema schema-check contract fleet bench
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -19,6 +19,11 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/pytest
+
+# The tools' own tests: the fleet simulation converges, the benchmark's baselines do the
+# app's work (those need PostgreSQL: DATABASE_URL). CI runs them; they take a minute or two.
+test-tools: $(BIN)/.installed
+	$(BIN)/pytest bench
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -52,15 +57,15 @@ $(BIN)/.contract-installed: $(BIN)/.installed requirements-contract.txt
 # The generated client's journey and schemathesis against a live gunicorn; needs
 # DATABASE_URL (PostgreSQL) and REDIS_URL.
 contract: $(BIN)/.contract-installed
-	$(BIN)/python -m persona.contract.run
+	$(BIN)/python -m contract.run
 
 # The fleet simulation against a fresh gunicorn of this checkout (PostgreSQL when
 # DATABASE_URL is set, else SQLite). FLEET_ARGS="--large" for the big run, "--seed N" to vary.
 fleet: $(BIN)/.installed
-	$(BIN)/python bench/fleet.py --spawn $(FLEET_ARGS)
+	$(BIN)/python -m bench.fleet --spawn $(FLEET_ARGS)
 
 # The benchmark suite (bench/run.py): the app against a bare-WSGI floor and the Express peer
 # on loopback, ~10-15 minutes; BENCH_QUICK=1 runs one short round. Needs PostgreSQL and Redis
 # (DATABASE_URL / REDIS_URL, default 127.0.0.1); installs wrk and the peer's npm packages.
 bench: $(BIN)/.installed
-	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python bench/run.py
+	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m bench.run

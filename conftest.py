@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import token_family_start
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 @pytest.fixture(autouse=True)

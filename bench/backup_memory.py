@@ -1,6 +1,6 @@
 """Peak memory of one full-size backup upload and one download, through gunicorn.
 
-    .venv/bin/python bench/backup_memory.py
+    .venv/bin/python -m bench.backup_memory
 
 Starts a gunicorn worker (on a fresh SQLite file, or on DATABASE_URL when it is set),
 signs up a throw-away user, and measures how far the worker's resident memory peaks
@@ -18,62 +18,35 @@ import http.client
 import json
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
+from testing import servers
+
 MIB = 1024 * 1024
 PAYLOAD_BYTES = int(os.environ.get("BACKUP_MAX_BYTES", 10 * MIB))
 PORT = int(os.environ.get("BENCH_PORT", "3917"))
 
 
 def server_env(database_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env.update(
+    env = servers.production_env(
         DATABASE_URL=database_url,
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(50),
-        JWT_SECRET="bench-jwt-secret-" + "x" * 40,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="0",
-        PORT=str(PORT),
         WEB_CONCURRENCY="1",
         SINGLE_PROCESS="1",
         # One thread, so the second request of a pair reuses the first one's connection.
         GUNICORN_THREADS="1",
         BACKUP_MAX_BYTES=str(PAYLOAD_BYTES),
     )
+    env.pop("REDIS_URL", None)  # one worker: local memory, as SINGLE_PROCESS says
     return env
 
 
 @contextmanager
 def gunicorn(env: dict):
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                request("GET", "/health")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.1)
-        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-        yield int(children[0])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    """A fresh gunicorn on PORT; yields its worker's pid."""
+    with servers.gunicorn(env, port=PORT) as server:
+        yield server.pids()[1]
 
 
 def request(method: str, path: str, body: bytes | None = None, token: str = "") -> tuple[int, bytes]:
@@ -118,8 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{scratch}/bench.sqlite3"
         env = server_env(database_url)
-        migrate = [sys.executable, "manage.py", "migrate", "--noinput"]
-        subprocess.run(migrate, cwd=PROJECT, env=env, check=True, capture_output=True)
+        servers.manage(env, "migrate", "--noinput")
         payload = base64.b64encode(os.urandom(PAYLOAD_BYTES))[:PAYLOAD_BYTES].decode()
         body = upload_body(payload)
         account = json.dumps(

@@ -12,8 +12,8 @@ duplicates requests and delays them so they arrive out of order. Access tokens e
 At the end the network heals, every device comes back and syncs until the fleet converges,
 and the invariants are checked; any breach makes the run fail loudly (exit code 1).
 
-    python bench/fleet.py --url http://127.0.0.1:3000 [--seed 7] [--large]
-    python bench/fleet.py --spawn            # starts its own gunicorn (see make fleet)
+    python -m bench.fleet --url http://127.0.0.1:3000 [--seed 7] [--large]
+    python -m bench.fleet --spawn            # starts its own gunicorn (see make fleet)
 """
 
 import argparse
@@ -23,9 +23,6 @@ import http.client
 import json
 import os
 import random
-import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +30,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from testing import servers
 
 PASSWORD = "fleet simulation passphrase"
 
@@ -445,9 +444,6 @@ class Fleet:
 
 
 SERVER_ENV = {
-    "DEBUG": "0",
-    "ALLOWED_HOSTS": "127.0.0.1",
-    "SECURE_SSL_REDIRECT": "0",
     # Every simulated device signs in from 127.0.0.1.
     "RATELIMIT_ENABLE": "0",
     "WEB_CONCURRENCY": "1",
@@ -481,46 +477,13 @@ def scratch_database(scratch_dir: str):
 def spawned_server(token_seconds: int):
     """gunicorn of this checkout with production settings on a fresh database, its access
     tokens living `token_seconds`, on a free loopback port. Yields the base URL."""
-    project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory() as scratch, scratch_database(scratch) as database_url:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {
-            **os.environ,
-            **SERVER_ENV,
-            "DATABASE_URL": database_url,
-            "JWT_ACCESS_SECONDS": str(token_seconds),
-            "PORT": str(port),
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "JWT_SECRET": secrets.token_urlsafe(50),
-        }
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=project, env=env, check=True
+        env = servers.production_env(
+            **SERVER_ENV, DATABASE_URL=database_url, JWT_ACCESS_SECONDS=str(token_seconds)
         )
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
-            cwd=project,
-            env=env,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_for_port(port)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-
-def _wait_for_port(port: int):
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the server did not start on port {port}")
+        servers.manage(env, "migrate", "--noinput")
+        with servers.gunicorn(env) as server:
+            yield server.base_url
 
 
 def main(argv=None) -> int:

@@ -22,7 +22,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -34,6 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from testing import servers
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
@@ -146,6 +147,7 @@ def base_env(database_url: str, redis_url: str) -> dict:
         # Limits still counted in Redis on every login, but never reached by the load.
         RATELIMIT_LOGIN_IP="1000000/m",
         RATELIMIT_LOGIN_EMAIL="1000000/m",
+        RATELIMIT_BACKUP_USER="1000000/m",
         PYTHONPATH=str(PROJECT),
     )
     env.pop("WEB_CONCURRENCY", None)
@@ -156,41 +158,15 @@ def base_env(database_url: str, redis_url: str) -> dict:
 # ---------------------------------------------------------------- processes
 
 
-def command_for(name: str) -> list[str]:
-    gunicorn = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-    return {
-        "app": [*gunicorn, "persona.wsgi"],
-        "floor": [*gunicorn, "bench.floor:application"],
-        "peer": ["node", str(PEER / "server.js")],
-    }[name]
+class Contender:
+    """One of the servers measured, started by testing.servers on its CPU."""
 
-
-class Server:
-    def __init__(self, name: str, env: dict, port: int):
-        self.name, self.port = name, port
-        self.process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *command_for(name)],
-            cwd=PROJECT,
-            env={**env, "PORT": str(port)},
-            stdout=subprocess.DEVNULL,
-            stderr=(RESULTS / f"{name}.log").open("ab"),
-            start_new_session=True,  # its own process group, so that stop() ends the workers too
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                call(port, "GET", "/health")
-                break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{name} did not start") from None
-                time.sleep(0.1)
+    def __init__(self, name: str, server: servers.Server):
+        self.name, self.server, self.port = name, server, server.port
 
     def pids(self) -> list[int]:
         """The server's processes: the gunicorn master and its workers, or node."""
-        pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return [pid, *map(int, children)]
+        return self.server.pids()
 
     def workers(self) -> list[int]:
         pids = self.pids()
@@ -203,27 +179,25 @@ class Server:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / CLK_TCK
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # workers left behind by a stuck master
+
+def start(name: str, env: dict, port: int):
+    """The contender's server on SERVER_CPU, logging to bench/results/<name>.log."""
+    pinned = ["taskset", "-c", SERVER_CPU]
+    log = RESULTS / f"{name}.log"
+    if name == "peer":
+        return servers.serve(
+            [*pinned, "node", str(PEER / "server.js")], env=env, port=port, log=log, name=name
+        )
+    app = {"app": "persona.wsgi", "floor": "bench.floor:application"}[name]
+    return servers.gunicorn(env, app=app, prefix=pinned, port=port, log=log)
 
 
 @contextmanager
-def servers(env: dict, ports: dict):
-    started = {}
-    try:
-        for name in CONTENDERS:
-            started[name] = Server(name, env, ports[name])
-        yield started
-    finally:
-        for server in started.values():
-            server.stop()
+def contenders(env: dict, ports: dict):
+    with contextlib.ExitStack() as stack:
+        yield {
+            name: Contender(name, stack.enter_context(start(name, env, ports[name]))) for name in CONTENDERS
+        }
 
 
 def call(
@@ -410,7 +384,7 @@ class Bench:
         )
         counts = {name: {} for name in CONTENDERS}
         ports = {name: port + 100 for name, port in PORTS.items()}
-        with servers(
+        with contenders(
             {**env, "DATABASE_URL": proxied, "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "1"}, ports
         ) as live:
             self.fetch_etags(live)
@@ -593,7 +567,7 @@ class Bench:
                 )
         return results
 
-    def backup_request(self, server: Server, kind: str, body: bytes, user: str) -> tuple[float, float]:
+    def backup_request(self, server: Contender, kind: str, body: bytes, user: str) -> tuple[float, float]:
         workers = server.workers()
         before = {}
         for pid in workers:
@@ -694,7 +668,7 @@ def main() -> None:
     log("counting SQL statements per request")
     report["sql_per_request"] = bench.count_statements(env, database_url)
     report["bcrypt_ceiling_per_s"] = bcrypt_ceiling(2 if QUICK else 4)
-    with servers(env, PORTS) as live:
+    with contenders(env, PORTS) as live:
         bench.fetch_etags(live)
         report["memory_idle"] = bench.memory(live)
         report["throughput"] = bench.throughput(live)
@@ -727,5 +701,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(PROJECT))
     main()

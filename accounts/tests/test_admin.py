@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import User
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 @pytest.fixture

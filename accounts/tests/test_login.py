@@ -2,7 +2,7 @@ import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import TokenFamily
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 URL = "/api/auth/login"
 

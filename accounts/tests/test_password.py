@@ -4,7 +4,7 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
 
 from accounts.models import TokenFamily
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 URL = "/api/auth/password"
 NEW_PASSWORD = "an entirely new passphrase"

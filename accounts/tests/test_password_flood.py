@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from persona.testing import PASSWORD, live_gunicorn
+from testing.helpers import PASSWORD, live_gunicorn
 
 WRONG = {"email": "victim@example.com", "password": "not the password"}
 

@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import identify_hasher
 from accounts import hashers
 from accounts.hashers import BCryptSHA256PasswordHasher, PasswordCheckBusy
 from accounts.models import TokenFamily
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 @pytest.mark.real_hasher

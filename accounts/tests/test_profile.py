@@ -1,5 +1,5 @@
 from accounts.models import TokenFamily, User
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 URL = "/api/auth/profile"
 

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 LOGIN = "/api/auth/login"
 HOUR = 3600

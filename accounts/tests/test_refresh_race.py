@@ -3,7 +3,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import TokenFamily
-from persona.testing import run_concurrently
+from testing.helpers import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)

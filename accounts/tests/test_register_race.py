@@ -2,7 +2,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from persona.testing import run_concurrently
+from testing.helpers import run_concurrently
 
 PASSWORD = "a sturdy passphrase 42"
 

@@ -4,7 +4,7 @@ from django.core.management import call_command
 from django.db import IntegrityError
 
 from accounts.models import User
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 @pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from accounts.models import User
 from ai_scripts import services
 from ai_scripts.models import AIScript
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 
 from ai_scripts import services
 from ai_scripts.models import AIService
-from persona.testing import run_concurrently
+from testing.helpers import run_concurrently
 
 URL = "/api/ai/health"
 

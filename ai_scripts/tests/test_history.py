@@ -3,7 +3,7 @@ from django.db import transaction
 
 from ai_scripts import services
 from ai_scripts.models import AIScript, AIScriptVersion
-from persona.testing import run_concurrently
+from testing.helpers import run_concurrently
 
 
 def history(script):

@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import User
 from backups.models import UserBackup
 from backups.tests.helpers import selects_payload
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 SECRET = "ciphertext-that-staff-never-see"
 

@@ -3,7 +3,7 @@ from django.test.utils import CaptureQueriesContext
 
 from backups.models import UserBackup
 from backups.tests.helpers import URL, selects_payload
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 def test_it_deletes_one_backup(alice_client, alice, make_backup):

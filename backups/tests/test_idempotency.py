@@ -7,7 +7,7 @@ from django.utils import timezone
 from backups import services
 from backups.models import UserBackup
 from backups.tests.helpers import URL, sha256, upload_body
-from persona.testing import run_concurrently
+from testing.helpers import run_concurrently
 
 
 def post(client, body, key):

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from backups import services
 from backups.models import UserBackup
 from backups.tests.helpers import URL, selects_payload, sha256, upload_body
-from persona.testing import run_concurrently
+from testing.helpers import run_concurrently
 
 
 def test_an_upload_prunes_the_oldest_beyond_backup_keep(alice_client, alice, bob, make_backup, settings):

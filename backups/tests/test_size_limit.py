@@ -14,7 +14,7 @@ import pytest
 from backups.models import UserBackup
 from backups.parsers import ENVELOPE_BYTES
 from backups.tests.helpers import URL, upload_body
-from persona.testing import PASSWORD, http, live_gunicorn
+from testing.helpers import PASSWORD, http, live_gunicorn
 
 LIVE_LIMIT = 64 * 1024
 TOO_LARGE = {

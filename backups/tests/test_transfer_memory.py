@@ -9,7 +9,7 @@ import hashlib
 import threading
 from pathlib import Path
 
-from persona.testing import PASSWORD, http, live_gunicorn
+from testing.helpers import PASSWORD, http, live_gunicorn
 
 MIB = 1024 * 1024
 PAYLOAD_BYTES = 10 * MIB

@@ -2,63 +2,50 @@
 their JWT check and token-family query, the device they return is the app's row, and the
 report they store lands in it."""
 
-import contextlib
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-from persona.testing import PROJECT, _wait_until_serving, free_port, http, postgres_only
 from sync.models import UserSyncStatus
+from testing import servers
+from testing.helpers import http, postgres_only
+from testing.servers import PROJECT
 
 PEER = PROJECT / "bench" / "peers" / "express"
 
 
-@contextlib.contextmanager
-def baseline(command: list[str]):
-    port = free_port()
+def baseline_env() -> dict:
     db = connection.settings_dict
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    env = {
+    return {
         **os.environ,
-        "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "JWT_SECRET": settings.JWT_SECRET,
         "DATABASE_URL": f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
     }
-    server = subprocess.Popen(
-        command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(server, base_url)
-        yield base_url
-    finally:
-        server.kill()
-        server.wait()
 
 
-def floor_command() -> list[str]:
-    return [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "bench.floor:application"]
+def floor():
+    return servers.gunicorn(baseline_env(), app="bench.floor:application")
 
 
-def peer_command() -> list[str]:
+def peer():
     if shutil.which("node") is None or not (PEER / "node_modules").is_dir():
         pytest.skip("the peer needs node and `npm ci` in bench/peers/express (make bench does both)")
-    return ["node", str(PEER / "server.js")]
+    return servers.serve(["node", str(PEER / "server.js")], env=baseline_env(), name="the peer")
 
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("command", [floor_command, peer_command], ids=["floor", "peer"])
-def test_the_baseline_reads_and_stores_a_device_with_an_app_token(command, alice, tokens_for):
+@pytest.mark.parametrize("start", [floor, peer], ids=["floor", "peer"])
+def test_the_baseline_reads_and_stores_a_device_with_an_app_token(start, alice, tokens_for):
     UserSyncStatus.objects.create(user=alice, device_id="phone", sync_version=7, data_hash="abc")
     bearer = {"Authorization": f"Bearer {tokens_for(alice)['access']}"}
-    with baseline(command()) as base_url:
+    with start() as server:
+        base_url = server.base_url
         assert http("GET", f"{base_url}/health")[0] == 200
         status, _, body = http("GET", f"{base_url}/api/sync/status/phone", headers=bearer)
         assert status == 200

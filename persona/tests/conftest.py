@@ -2,7 +2,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from persona.testing import TcpProxy
+from testing.helpers import TcpProxy
 
 LOCK_HOLDER_IDLE_SECONDS = 15
 

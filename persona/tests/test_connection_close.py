@@ -12,7 +12,7 @@ from http.client import HTTPResponse
 import pytest
 
 from backups.tests.helpers import URL, upload_body
-from persona.testing import PASSWORD, http, live_gunicorn
+from testing.helpers import PASSWORD, http, live_gunicorn
 
 LIVE_LIMIT = 64 * 1024
 LARGE = 1024 * 1024

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
-from persona.testing import (
+from sync.models import UserSyncStatus
+from testing.helpers import (
     TcpProxy,
     http,
     live_gunicorn,
@@ -15,7 +16,6 @@ from persona.testing import (
     timed,
     wait_until_a_query_waits_for_a_lock,
 )
-from sync.models import UserSyncStatus
 
 BOUND_SECONDS = 15
 REPORT = {"device_id": "phone", "sync_version": 1, "data_hash": "hash"}

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from accounts.models import User
-from persona.testing import http, live_gunicorn, postgres_only, proxied_database_url
+from testing.helpers import http, live_gunicorn, postgres_only, proxied_database_url
 
 BODY = {"email": "carol@example.com", "password": "a sturdy passphrase 42"}
 

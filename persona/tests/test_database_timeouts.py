@@ -16,7 +16,9 @@ import pytest
 from django.db import OperationalError, connection
 
 from persona import database
-from persona.testing import (
+from persona.views import api_exception_handler
+from sync.models import UserSyncStatus
+from testing.helpers import (
     http,
     live_gunicorn,
     postgres_only,
@@ -24,8 +26,6 @@ from persona.testing import (
     timed,
     wait_until_a_query_waits_for_a_lock,
 )
-from persona.views import api_exception_handler
-from sync.models import UserSyncStatus
 
 BOUND_SECONDS = 15
 REPORT = {"device_id": "phone", "sync_version": 1, "data_hash": "hash"}

@@ -15,7 +15,7 @@ from django.db import connection
 
 from backups.models import UserBackup
 from backups.tests.helpers import sha256
-from persona.testing import http, live_gunicorn, postgres_only, wait_for_log_line
+from testing.helpers import http, live_gunicorn, postgres_only, wait_for_log_line
 
 PAYLOAD_BYTES = 4 * 1024 * 1024
 PIECES = 16
@@ -68,7 +68,7 @@ def test_sigterm_mid_upload_finishes_the_upload_stores_it_once_and_exits_cleanly
             assert recv_exactly(sock, len(CONTINUE)) == CONTINUE
             sock.sendall(body[:piece])
 
-            server.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             wait_for_log_line(server, "Handling signal: term")
             for start in range(piece, len(body), piece):
                 time.sleep(SECONDS_BETWEEN_PIECES)  # the rest arrives while the server shuts down
@@ -76,7 +76,7 @@ def test_sigterm_mid_upload_finishes_the_upload_stores_it_once_and_exits_cleanly
 
             status, answer = read_response(sock)
 
-        assert server.wait(timeout=WAIT_SECONDS) == 0
+        assert server.process.wait(timeout=WAIT_SECONDS) == 0
 
     assert status == 201
     assert answer["checksum"] == sha256(data)
@@ -118,14 +118,14 @@ def test_sigterm_refuses_new_connections_while_a_request_in_flight_finishes():
             first.read()
             in_flight.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
 
-            server.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             wait_for_log_line(server, "Handling signal: term")
             refused = connection_refused_within(port, seconds=5)
 
             in_flight.sendall(b"\r\n")
             status, _ = read_response(in_flight)
 
-        assert server.wait(timeout=WAIT_SECONDS) == 0
+        assert server.process.wait(timeout=WAIT_SECONDS) == 0
 
     assert first.status == 200
     assert refused
@@ -134,7 +134,7 @@ def test_sigterm_refuses_new_connections_while_a_request_in_flight_finishes():
 
 def test_a_hup_reload_keeps_serving_new_connections():
     with live_gunicorn() as (server, base_url):
-        server.send_signal(signal.SIGHUP)
+        server.process.send_signal(signal.SIGHUP)
         wait_for_log_line(server, "Worker exiting")
 
         statuses = [http("GET", f"{base_url}/health")[0] for _ in range(5)]

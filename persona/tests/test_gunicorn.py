@@ -2,7 +2,7 @@
 
 import signal
 
-from persona.testing import http, live_gunicorn
+from testing.helpers import http, live_gunicorn
 
 
 def test_gunicorn_serves_health_and_admin_css_then_stops_cleanly():
@@ -12,5 +12,5 @@ def test_gunicorn_serves_health_and_admin_css_then_stops_cleanly():
         assert status == 200
         assert headers["Content-Type"].startswith("text/css")
 
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=30) == 0
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0

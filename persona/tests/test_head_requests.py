@@ -1,7 +1,7 @@
 """HEAD requests: the status and headers GET would send, Content-Length included, and no
 body from the app, so gunicorn has nothing to drop and nothing to warn about in its log."""
 
-from persona.testing import http, live_gunicorn
+from testing.helpers import http, live_gunicorn
 
 PATHS = ["/health", "/api/auth/profile", "/api/nope", "/static/admin/css/base.css"]
 

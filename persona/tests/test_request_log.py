@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from persona.logging import JsonFormatter
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 
 def request_records(caplog):

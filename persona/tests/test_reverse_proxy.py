@@ -17,7 +17,7 @@ from http.client import HTTPConnection, HTTPResponse
 
 import pytest
 
-from persona.testing import free_port, http, live_gunicorn, live_nginx, needs_nginx
+from testing.helpers import free_port, http, live_gunicorn, live_nginx, needs_nginx
 
 pytestmark = needs_nginx
 

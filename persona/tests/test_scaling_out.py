@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from persona.testing import PASSWORD, http, live_gunicorn, postgres_only
+from testing.helpers import PASSWORD, http, live_gunicorn, postgres_only
 
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis; set REDIS_URL to run it")
 

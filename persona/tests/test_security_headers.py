@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import User
-from persona.testing import PASSWORD
+from testing.helpers import PASSWORD
 
 APP_ORIGIN = "https://app.example.com"
 

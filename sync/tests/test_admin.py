@@ -1,8 +1,8 @@
 import pytest
 
 from accounts.models import User
-from persona.testing import PASSWORD
 from sync.models import UserSyncStatus
+from testing.helpers import PASSWORD
 
 ADMIN = "/admin/sync/usersyncstatus/"
 

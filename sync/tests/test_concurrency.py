@@ -7,9 +7,9 @@ together so that their transactions really overlap.
 import pytest
 from rest_framework.test import APIClient
 
-from persona.testing import run_concurrently
 from sync.models import UserSyncStatus
 from sync.tests.helpers import URL
+from testing.helpers import run_concurrently
 
 
 def run_together(requests):

@@ -4,9 +4,9 @@ more is a 403 and stores nothing, however many race."""
 import pytest
 
 from accounts.models import MAX_ACTIVE_DEVICES, User
-from persona.testing import run_concurrently
 from sync.models import UserSyncStatus
 from sync.services import sync_status_report
+from testing.helpers import run_concurrently
 
 TOO_MANY = {
     "detail": f"This account already has {MAX_ACTIVE_DEVICES} active devices; "

@@ -7,10 +7,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from persona.testing import postgres_only
 from sync.models import MAX_SYNC_VERSION, UserSyncStatus
 from sync.sql import REPORT_SQL
 from sync.tests.helpers import URL, iso, row
+from testing.helpers import postgres_only
 
 
 def test_the_first_report_creates_the_device(alice_client, alice, report):

@@ -1,14 +1,9 @@
-"""Helpers for tests in every app: markers, a live gunicorn and nginx, a TCP proxy that can be cut."""
+"""Helpers for tests in every app: markers, a live gunicorn and nginx (testing.servers), races,
+and a TCP proxy that simulates a backing service's failures."""
 
 import contextlib
 import json
-import os
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -19,17 +14,18 @@ import psycopg
 import pytest
 from django.db import connection
 
+from testing import servers
+from testing.servers import free_port
+
 PASSWORD = "correct horse battery staple"
-PROJECT = Path(__file__).resolve().parent.parent
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="needs PostgreSQL (row locks, real concurrency); set DATABASE_URL to run it",
 )
 
-NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 needs_nginx = pytest.mark.skipif(
-    NGINX is None, reason="needs nginx (apt-get install nginx; .ci/run installs it)"
+    servers.NGINX is None, reason="needs nginx (apt-get install nginx; .ci/run installs it)"
 )
 
 
@@ -57,142 +53,41 @@ def run_concurrently(*calls):
     return results
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@contextlib.contextmanager
+def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
+    """gunicorn of this checkout with production settings (DEBUG off), one worker, on a free
+    loopback port; yields (testing.servers.Server, base_url). Keyword arguments become
+    environment variables; with `migrate`, the database they name is migrated first (e.g. a
+    fresh SQLite file). Its log is `server.log_path` (`log` when given)."""
+    server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **env})
+    if migrate:
+        servers.manage(server_env, "migrate", "--noinput")
+    try:
+        with servers.gunicorn(server_env, log=log) as server:
+            yield server, server.base_url
+    except servers.ServerFailed as failure:
+        pytest.fail(str(failure))
 
 
 @contextlib.contextmanager
-def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
-    """gunicorn with production settings (DEBUG off) on a free loopback port; yields
-    (process, base_url). Extra keyword arguments become environment variables; with
-    `migrate`, the database they name is migrated first (e.g. a fresh SQLite file).
-
-    Its log (stderr) goes to a file, `process.log_path` (`log` when given, else a temporary
-    one), rather than a pipe: a pipe nobody reads fills up after a few hundred request lines
-    and then blocks every worker thread."""
-    port = free_port()
-    server_env = {
-        **os.environ,
-        "DEBUG": "0",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        **env,
-    }
-    if migrate:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=PROJECT,
-            env=server_env,
-            check=True,
-            capture_output=True,
-        )
-    with tempfile.TemporaryDirectory(prefix="persona-gunicorn-") as scratch:
-        log_path = log or Path(scratch) / "gunicorn.log"
-        with log_path.open("ab") as log_file:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "persona.wsgi", "--config", "gunicorn.conf.py"],
-                cwd=PROJECT,
-                env=server_env,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-            )
-        server.log_path = log_path
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_serving(server, base_url)
-            yield server, base_url
-        finally:
-            if server.poll() is None:
-                server.kill()
-                server.wait()
+def live_nginx(*, upstream_port: int, directory: Path):
+    """deploy/nginx.conf in front of gunicorn on `upstream_port`; yields its base URL."""
+    try:
+        with servers.nginx(upstream_port=upstream_port, directory=directory) as base_url:
+            yield base_url
+    except servers.ServerFailed as failure:
+        pytest.fail(str(failure))
 
 
 def wait_for_log_line(server, text: str, timeout: float = 20) -> None:
     """Waits until the live gunicorn's log holds `text`."""
     deadline = time.monotonic() + timeout
-    while text not in server.log_path.read_text(errors="replace"):
+    while text not in server.log():
         if time.monotonic() > deadline:
             pytest.fail(f"gunicorn never logged {text!r}")
-        if server.poll() is not None:
+        if server.process.poll() is not None:
             pytest.fail(f"gunicorn exited without logging {text!r}")
         time.sleep(0.02)
-
-
-def _wait_until_serving(server, base_url, log=None):
-    """Waits for the server's /health; its log is its stderr pipe, or else the file `log`."""
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            http("GET", f"{base_url}/health")
-            return
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                log = server.log_path.read_text(errors="replace")
-                pytest.fail(f"gunicorn did not start: {log[-2000:]}")
-            time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def live_nginx(*, upstream_port: int, directory: Path):
-    """nginx with the committed deploy/nginx.conf, in front of gunicorn on `upstream_port`,
-    on a free loopback port; yields its base URL. It runs in the foreground with its
-    configuration, temporary files and logs (access.log, error.log) in `directory`."""
-    port = free_port()
-    config = (PROJECT / "deploy" / "nginx.conf").read_text()
-    temp_paths = "".join(
-        f"    {kind}_temp_path {directory / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    # Started by root, the workers stay root to write in `directory`; else they run as its user.
-    user = "user root;" if os.geteuid() == 0 else ""
-    for committed, local in (
-        ("user www-data;", user),
-        ("listen 80;", f"listen 127.0.0.1:{port};"),
-        ("server app:3000;", f"server 127.0.0.1:{upstream_port};"),
-        ("http {\n", "http {\n" + temp_paths),
-    ):
-        if config.count(committed) != 1:
-            pytest.fail(f"deploy/nginx.conf no longer has exactly one {committed!r} to replace")
-        config = config.replace(committed, local)
-    (directory / "nginx.conf").write_text(f"pid {directory / 'nginx.pid'};\n" + config)
-
-    command = [NGINX, "-p", directory, "-c", directory / "nginx.conf", "-e", "stderr", "-g", "daemon off;"]
-    with (directory / "access.log").open("ab") as access_log, (directory / "error.log").open("ab") as errors:
-        proxy = subprocess.Popen(  # noqa: S603 (the committed configuration, on loopback)
-            command,
-            stdout=access_log,
-            stderr=errors,
-            start_new_session=True,  # its own process group, so its workers can be stopped with it
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_listening(proxy, base_url, directory / "error.log")
-            yield base_url
-        finally:
-            proxy.terminate()
-            try:
-                proxy.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proxy.pid, signal.SIGKILL)
-                proxy.wait()
-
-
-def _wait_until_listening(proxy, base_url, error_log):
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            http("GET", f"{base_url}/health")
-            return
-        except OSError:
-            if proxy.poll() is not None or time.monotonic() > deadline:
-                proxy.kill()
-                pytest.fail(f"nginx did not start: {error_log.read_text()[-2000:]}")
-            time.sleep(0.1)
 
 
 def http(method: str, url: str, body=None, headers=None, token=None, timeout: float = 10):
@@ -200,11 +95,11 @@ def http(method: str, url: str, body=None, headers=None, token=None, timeout: fl
     if token:
         headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             status, response_headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         status, response_headers, raw = error.code, error.headers, error.read()

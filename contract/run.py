@@ -18,9 +18,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from persona.contract import server
+import dj_database_url
+import psycopg
+from psycopg import sql
 
-PROJECT = server.PROJECT
+from testing import servers
+from testing.servers import PROJECT
+
 BIN = Path(sys.executable).parent
 # Examples per operation and phase: the whole step stays within a few minutes on 2 cores.
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "50"))
@@ -42,16 +46,21 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="persona-contract-") as work:
         work = Path(work)
-        env = server.production_env(database_url=database_url, port=server.free_port())
-        step("database and release step")
-        server.database_create(database_url)
-        server.manage(env, "migrate", "--noinput")
-        server.manage(env, "import_ai_scripts", "ai_scripts/fixtures/sample_scripts.json")
+        env = servers.production_env(
+            DATABASE_URL=database_url,
+            WEB_CONCURRENCY="2",
+            # The fuzzer sends thousands of sign-ins; 429s would hide every other answer.
+            RATELIMIT_ENABLE="0",
+        )
         log = work / "gunicorn.log"
         try:
-            with server.gunicorn(env, log) as base_url:
-                results = {"journey": journey(work, base_url), "schemathesis": fuzz(base_url)}
-        except (server.ServerFailed, subprocess.CalledProcessError) as error:
+            step("database and release step")
+            database_create(database_url)
+            servers.manage(env, "migrate", "--noinput")
+            servers.manage(env, "import_ai_scripts", "ai_scripts/fixtures/sample_scripts.json")
+            with servers.gunicorn(env, log=log) as server:
+                results = {"journey": journey(work, server.base_url), "schemathesis": fuzz(server.base_url)}
+        except (servers.ServerFailed, subprocess.CalledProcessError) as error:
             print(f"\ncontract FAILED: {error}; gunicorn's last log lines:", file=sys.stderr)
             print("\n".join(log.read_text(errors="replace").splitlines()[-40:]), file=sys.stderr)
             return 1
@@ -63,6 +72,27 @@ def main() -> int:
     return 0
 
 
+def database_create(database_url: str) -> None:
+    """Creates the PostgreSQL database of DATABASE_URL when it does not exist yet."""
+    config = dj_database_url.parse(database_url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise servers.ServerFailed(f"the contract runs on PostgreSQL; DATABASE_URL is {config['ENGINE']}")
+    maintenance = psycopg.connect(
+        dbname="postgres",
+        user=config["USER"] or None,
+        password=config["PASSWORD"] or None,
+        host=config["HOST"] or None,
+        port=config["PORT"] or None,
+        autocommit=True,
+    )
+    with maintenance:
+        exists = maintenance.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]
+        ).fetchone()
+        if not exists:
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+
+
 def step(title: str) -> None:
     print(f"\n== contract: {title}", flush=True)
 
@@ -72,7 +102,7 @@ def journey(work: Path, base_url: str) -> bool:
     config = work / "generator.yaml"
     config.write_text(GENERATOR_CONFIG)
     output = work / "client"
-    subprocess.run(  # noqa: S603 (our own tools, no outside input)
+    subprocess.run(
         [
             BIN / "openapi-python-client",
             "generate",
@@ -87,7 +117,7 @@ def journey(work: Path, base_url: str) -> bool:
     )
     step("the user journey through the generated client")
     sys.path.insert(0, str(output))
-    from persona.contract import journey as user_journey  # importable once generated
+    from contract import journey as user_journey  # importable once generated
 
     started = time.monotonic()
     try:
@@ -133,8 +163,8 @@ def schemathesis(base_url: str, schema_url: str, selection: list[str]) -> bool:
         f"Authorization: Bearer {token}",
         *selection,
     ]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "persona.contract.hooks", "CONTRACT_ACCESS_TOKEN": token}
-    finished = subprocess.run(command, cwd=PROJECT, env=env, check=False)  # noqa: S603 (our own tools)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "contract.hooks", "CONTRACT_ACCESS_TOKEN": token}
+    finished = subprocess.run(command, cwd=PROJECT, env=env, check=False)
     return finished.returncode == 0
 
 
@@ -144,10 +174,10 @@ def fuzzing_user_token(base_url: str) -> str:
     body = json.dumps(
         {"email": f"fuzz-{secrets.token_hex(6)}@example.com", "password": secrets.token_urlsafe(16)}
     )
-    request = urllib.request.Request(  # noqa: S310 (loopback)
+    request = urllib.request.Request(
         f"{base_url}/api/auth/register", data=body.encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["access"]
 
 

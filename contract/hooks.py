@@ -1,4 +1,4 @@
-"""schemathesis hooks (SCHEMATHESIS_HOOKS=persona.contract.hooks), for rules the schema
+"""schemathesis hooks (SCHEMATHESIS_HOOKS=contract.hooks), for rules the schema
 cannot state. map_case, unlike map_body, also sees the coverage phase's cases."""
 
 import hashlib
