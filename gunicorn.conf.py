@@ -23,9 +23,9 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '3000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
 # gunicorn's gthread worker, ending connections more cleanly (see persona.gunicorn_worker).
 worker_class = "persona.gunicorn_worker.ThreadWorker"
-# Threads let requests overlap while one waits on the database or hashes a password
-# (bcrypt releases the GIL). Sign-ins queue for the worker's one hash at a time
-# (accounts.hashers), so there are threads to spare for the other requests meanwhile.
+# Threads let requests overlap while one waits on the database. Password hashes are bounded
+# apart from them (accounts.hashers answers 503 rather than queueing), so a flood of
+# sign-ins never takes the threads that serve everyone else.
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 # On SIGTERM, workers finish the requests they hold for up to this long before exiting.

@@ -3,7 +3,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, Token
 from rest_framework_simplejwt.utils import aware_utcnow
 
-from accounts.services import token_decode, token_family_live
+from accounts.services import token_decode, token_family_get
 
 # Access tokens that passed every check, by their text. A client sends the same token on
 # every request until it expires, and checking it again (base64, JSON, HMAC, claims) was
@@ -28,7 +28,7 @@ class TokenFamilyAuthentication(JWTAuthentication):
         raw_token = self.get_raw_token(header)
         if raw_token is None:
             return None
-        family = token_family_live(self.get_validated_token(raw_token))
+        family = token_family_get(self.get_validated_token(raw_token))
         if family is None:
             raise InvalidToken("Token is invalid or revoked.")
         return family.user, family

@@ -94,7 +94,3 @@ class TokenFamily(models.Model):
 
     def __str__(self):
         return f"{self.user_id} / {self.device_id or 'no device'}"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None

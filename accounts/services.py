@@ -83,8 +83,9 @@ def token_family_start(*, user: User, device_id: str = "") -> dict:
     return tokens
 
 
-def token_family_live(token: Token, *, lock: bool = False) -> TokenFamily | None:
-    """The token's family with its user, or None when revoked, gone or inactive."""
+def token_family_get(token: Token, *, lock: bool = False) -> TokenFamily | None:
+    """The token's family with its user while it is alive; None when it is revoked or gone,
+    or its user inactive or deleted."""
     family_id = _uuid_or_none(token.get("fam"))
     user_id = _uuid_or_none(token.get(api_settings.USER_ID_CLAIM))
     if family_id is None or user_id is None:
@@ -168,7 +169,7 @@ def token_refresh(*, refresh: str) -> dict:
     """
     token = token_decode(RefreshToken, refresh)
     with transaction.atomic():
-        family = token_family_live(token, lock=True)
+        family = token_family_get(token, lock=True)
         if family is None:
             raise InvalidToken()
         state = _refresh_state(family, token[api_settings.JTI_CLAIM])
@@ -188,7 +189,7 @@ def token_verify(*, token: str) -> str:
     """The type of a live token ("access" or "refresh"); 401 for anything else."""
     parsed = token_decode(UntypedToken, token)
     token_type = parsed.get(api_settings.TOKEN_TYPE_CLAIM)
-    family = token_family_live(parsed)
+    family = token_family_get(parsed)
     if family is None or token_type not in ("access", "refresh"):
         raise InvalidToken()
     if token_type == "refresh" and _refresh_state(family, parsed[api_settings.JTI_CLAIM]) == STALE:

@@ -285,7 +285,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Component names become class names in generated clients: no bare "CodeEnum".
     "ENUM_NAME_OVERRIDES": {
-        "SyncConflictCodeEnum": "sync.serializers.SYNC_CONFLICT_CODES",
+        "SyncConflictCodeEnum": "sync.services.RejectionCode",
         "ReadinessCheckEnum": "persona.schema.CHECK_RESULTS",
     },
 }

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from persona.serializers import DeviceIdField, StrictCharField, StrictIntegerField
 from sync.models import MAX_SYNC_VERSION
+from sync.services import RejectionCode
 
 
 # Declared field by field: a ModelSerializer builds its fields from the model on every use,
@@ -24,12 +25,9 @@ class SyncReportSerializer(serializers.Serializer):
     last_sync_timestamp = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-SYNC_CONFLICT_CODES = ["stale_version", "sync_conflict"]
-
-
 class SyncConflictSerializer(serializers.Serializer):
     """The shape of a 409 from POST /api/sync/status, for the API schema."""
 
     detail = serializers.CharField()
-    code = serializers.ChoiceField(choices=SYNC_CONFLICT_CODES)
+    code = serializers.ChoiceField(choices=RejectionCode.choices)
     device = SyncStatusSerializer()

@@ -16,7 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -27,7 +27,12 @@ from accounts.services import token_families_revoke
 from sync.models import UserSyncStatus
 from sync.sql import REPORT_SQL
 
-STALE_VERSION, SYNC_CONFLICT = "stale_version", "sync_conflict"
+
+class RejectionCode(models.TextChoices):
+    """Why a report was refused (a 409's `code`)."""
+
+    STALE_VERSION = "stale_version", "an older version than the stored one"
+    SYNC_CONFLICT = "sync_conflict", "the stored version with another hash"
 
 
 class SyncRejected(Exception):
@@ -169,13 +174,13 @@ def _report(
 def _check_version(device: UserSyncStatus, *, sync_version: int, data_hash: str) -> None:
     if sync_version < device.sync_version:
         raise SyncRejected(
-            code=STALE_VERSION,
+            code=RejectionCode.STALE_VERSION,
             detail="A newer version of this device's data is already stored.",
             device=device,
         )
     if sync_version == device.sync_version and data_hash != device.data_hash:
         raise SyncRejected(
-            code=SYNC_CONFLICT,
+            code=RejectionCode.SYNC_CONFLICT,
             detail="This version is already stored with different data.",
             device=device,
         )
