@@ -121,11 +121,20 @@ def test_a_victim_signs_in_while_another_client_floods_password_checks(server):
         )
         attack.start()
         time.sleep(1)
-        signed_in = [
-            call(base, "POST", "/api/auth/login", {**WRONG, "password": PASSWORD}, source="127.0.0.2")
-            for _ in range(3)
-        ]
+        signed_in = [sign_in_as_a_client_would(base) for _ in range(3)]
         attack.join(timeout=60)
 
-    assert [status for status, _, _ in signed_in] == [200, 200, 200]
-    assert max(seconds for _, seconds, _ in signed_in) < 2
+    assert [status for status, _ in signed_in] == [200, 200, 200]
+    assert max(seconds for _, seconds in signed_in) < 5
+
+
+def sign_in_as_a_client_would(base):
+    """The victim's sign-in from another address, retried after Retry-After on a 503 (the
+    hashing slot was taken at that moment): (final status, seconds until then)."""
+    started = time.monotonic()
+    for _ in range(10):
+        status = call(base, "POST", "/api/auth/login", {**WRONG, "password": PASSWORD}, source="127.0.0.2")[0]
+        if status != 503:
+            break
+        time.sleep(1)  # the Retry-After of a busy answer
+    return status, time.monotonic() - started
