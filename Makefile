@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
 
-.PHONY: run test test-tools lint fmt check schema schema-check contract fleet bench
+.PHONY: run test test-tools lint fmt check schema schema-check contract fleet bench bench-compare
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -68,4 +68,9 @@ fleet: $(BIN)/.installed
 # on loopback, ~10-15 minutes; BENCH_QUICK=1 runs one short round. Needs PostgreSQL and Redis
 # (DATABASE_URL / REDIS_URL, default 127.0.0.1); installs wrk and the peer's npm packages.
 bench: $(BIN)/.installed
-	BENCH_QUICK=$(BENCH_QUICK) $(BIN)/python -m bench.run
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) $(BIN)/python -m bench.run
+
+# This checkout's app against another commit's, interleaved (bench/compare.py): how an
+# optimisation shows what it buys. BASE=<commit>; BENCH_ONLY and BENCH_QUICK as for bench.
+bench-compare: $(BIN)/.installed
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) BASE=$(BASE) $(BIN)/python -m bench.compare

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -90,74 +90,12 @@ def token_family_get(token: Token, *, lock: bool = False) -> TokenFamily | None:
     user_id = _uuid_or_none(token.get(api_settings.USER_ID_CLAIM))
     if family_id is None or user_id is None:
         return None
-    if not lock:
-        return _live_family_lookup.run(family_id, user_id)
     families = TokenFamily.objects.select_related("user").filter(
         pk=family_id, user_id=user_id, revoked_at__isnull=True, user__is_active=True
     )
-    return families.select_for_update(of=("self",)).first()
-
-
-class _LiveFamilyLookup:
-    """The query every authenticated request makes, with its SQL written once.
-
-    Through the ORM, building this query again on each request cost a third of the CPU of a
-    cached read (bench/). The SQL, the parameters and the values that come back go through
-    the same field conversions the ORM would apply, so it behaves the same on every backend.
-    """
-
-    def __init__(self):
-        self._prepared = {}
-
-    def run(self, family_id: uuid.UUID, user_id: uuid.UUID) -> TokenFamily | None:
-        sql, converted = self._prepare()
-        pk = TokenFamily._meta.pk
-        params = [pk.get_db_prep_value(family_id, connection), pk.get_db_prep_value(user_id, connection)]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        values = list(row)
-        for index, column in converted:
-            values[index] = self._convert(values[index], column)
-        split = len(TokenFamily._meta.concrete_fields)
-        family = TokenFamily.from_db(connection.alias, None, values[:split])
-        user = User.from_db(connection.alias, None, values[split:])
-        TokenFamily.user.field.set_cached_value(family, user)
-        return family
-
-    def _prepare(self):
-        """The SQL, and the columns whose values need converting (none on PostgreSQL)."""
-        if connection.vendor not in self._prepared:
-            quote = connection.ops.quote_name
-            columns = [field.get_col("f") for field in TokenFamily._meta.concrete_fields]
-            columns += [field.get_col("u") for field in User._meta.concrete_fields]
-            selected = ", ".join(f"{quote(col.alias)}.{quote(col.target.column)}" for col in columns)
-            sql = (
-                # Only identifiers from the models are formatted in; the values are parameters.
-                f"SELECT {selected} FROM {quote(TokenFamily._meta.db_table)} f"  # noqa: S608
-                f" INNER JOIN {quote(User._meta.db_table)} u ON u.{quote('id')} = f.{quote('user_id')}"
-                f" WHERE f.{quote('id')} = %s AND f.{quote('user_id')} = %s"
-                f" AND f.{quote('revoked_at')} IS NULL AND u.{quote('is_active')}"
-            )
-            converted = [(index, column) for index, column in enumerate(columns) if self._converters(column)]
-            self._prepared[connection.vendor] = (sql, converted)
-        return self._prepared[connection.vendor]
-
-    @classmethod
-    def _convert(cls, value, column):
-        for converter in cls._converters(column):
-            value = converter(value, column, connection)
-        return value
-
-    @staticmethod
-    def _converters(column):
-        # Methods of this thread's connection, so they are looked up each time they are used.
-        return connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-
-
-_live_family_lookup = _LiveFamilyLookup()
+    if lock:
+        families = families.select_for_update(of=("self",))
+    return families.first()
 
 
 def token_refresh(*, refresh: str) -> dict:

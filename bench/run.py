@@ -180,16 +180,17 @@ class Contender:
         return total / CLK_TCK
 
 
-def start(name: str, env: dict, port: int):
-    """The contender's server on SERVER_CPU, logging to bench/results/<name>.log."""
+def start(name: str, env: dict, port: int, project: Path = PROJECT):
+    """The contender's server on SERVER_CPU, logging to bench/results/<name>.log; the app of
+    another checkout (`project`) when given."""
     pinned = ["taskset", "-c", SERVER_CPU]
     log = RESULTS / f"{name}.log"
     if name == "peer":
-        return servers.serve(
-            [*pinned, "node", str(PEER / "server.js")], env=env, port=port, log=log, name=name
-        )
-    app = {"app": "persona.wsgi", "floor": "bench.floor:application"}[name]
-    return servers.gunicorn(env, app=app, prefix=pinned, port=port, log=log)
+        command = [*pinned, "node", str(PEER / "server.js")]
+        return servers.serve(command, env=env, port=port, log=log, name=name)
+    app = "bench.floor:application" if name == "floor" else "persona.wsgi"
+    env = {**env, "PYTHONPATH": str(project)}
+    return servers.gunicorn(env, app=app, prefix=pinned, port=port, log=log, cwd=project)
 
 
 @contextmanager
@@ -437,14 +438,16 @@ class Bench:
             "backup_latest": ("GET", "/api/sync/backup/latest", fixed(), self.headers("latest-1m"), 200, 3),
         }
 
-    def throughput(self, live: dict) -> dict:
-        results = {s.name: {name: [] for name in CONTENDERS} for s in MEASURED}
-        for scenario in MEASURED:
+    def throughput(self, live: dict, scenarios=None) -> dict:
+        names = list(live)
+        scenarios = MEASURED if scenarios is None else scenarios
+        results = {s.name: {name: [] for name in names} for s in scenarios}
+        for scenario in scenarios:
             seconds = SECONDS * scenario.seconds_factor
             for name, server in live.items():
                 wrk(server.port, scenario, WARMUP_SECONDS, self.scenario_env(name, scenario))
             for run in range(RUNS):
-                order = CONTENDERS[run % 3 :] + CONTENDERS[: run % 3]
+                order = names[run % len(names) :] + names[: run % len(names)]
                 for name in order:
                     server = live[name]
                     cpu_before = server.cpu_seconds()
@@ -463,20 +466,21 @@ class Bench:
             )
         return results
 
-    def fixed_rate(self, live: dict, peaks: dict) -> dict:
+    def fixed_rate(self, live: dict, peaks: dict, scenarios=None) -> dict:
         """p50/p99 at one rate for all contenders: half the slowest contender's peak."""
+        names = list(live)
         results = {}
-        for scenario in MEASURED:
+        for scenario in MEASURED if scenarios is None else scenarios:
             if not scenario.fixed_rate:
                 continue
             rate = max(10, round(0.5 * min(peaks[scenario.name].values())))
             results[scenario.name] = {"rate": rate}
-            for name in CONTENDERS:
+            for name in names:
                 spec = self.loadgen_spec(name, scenario, rate, RATE_SECONDS)
                 results[scenario.name][name] = json.loads(loadgen(live[name].port, spec).communicate()[0])
             log(
                 f"{scenario.name} at {rate}/s p99: "
-                + ", ".join(f"{n} {results[scenario.name][n]['p99_ms']:.1f} ms" for n in CONTENDERS)
+                + ", ".join(f"{n} {results[scenario.name][n]['p99_ms']:.1f} ms" for n in names)
             )
         return results
 

@@ -72,19 +72,3 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-def validated_by(serializer: serializers.Serializer, data) -> dict:
-    """The validated data of `data`, through a serializer instance built once and shared.
-
-    Building a serializer's fields for every request was a tenth of a sync report's CPU,
-    and run_validation() keeps no state, so valid data goes through the shared instance.
-    Invalid data goes through a fresh instance's is_valid(), so errors read exactly as DRF
-    writes them.
-    """
-    try:
-        return serializer.run_validation(data)
-    except serializers.ValidationError:
-        fresh = type(serializer)(data=data)
-        fresh.is_valid(raise_exception=True)
-        return fresh.validated_data
