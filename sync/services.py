@@ -5,18 +5,12 @@ user's `device_count` moves by increments in the same transaction, on exactly th
 transitions that change the number of active devices: a new device, a deactivated device
 that reports again, an active device deactivated. So the count stays equal to the number
 of active rows however many requests race, without ever counting rows in Python.
-
-On PostgreSQL a report is one statement (sync/sql.py): locking, comparing, storing and
-counting in one round trip instead of the ORM's five cut a report's server CPU by about a
-third (bench/). Other databases take the same steps through the ORM (_report); both run
-the same tests.
 """
 
-import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -25,7 +19,6 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from accounts.models import DEVICE_LIMIT_CONSTRAINT, MAX_ACTIVE_DEVICES, User
 from accounts.services import token_families_revoke
 from sync.models import UserSyncStatus
-from sync.sql import REPORT_SQL
 
 
 class RejectionCode(models.TextChoices):
@@ -67,8 +60,6 @@ def sync_status_report(
         "last_sync_timestamp": last_sync_timestamp,
     }
     try:
-        if connection.vendor == "postgresql":
-            return _report_in_one_statement(**report)
         try:
             return _report(**report)
         except IntegrityError as error:
@@ -193,36 +184,3 @@ def _user_synced(user: User, *, at: datetime, devices_added: int) -> None:
         last_sync=Greatest(Coalesce("last_sync", Value(at)), Value(at)),
         device_count=F("device_count") + devices_added,
     )
-
-
-def _report_in_one_statement(
-    *,
-    user: User,
-    device_id: str,
-    sync_version: int,
-    data_hash: str,
-    last_sync_timestamp: datetime | None,
-) -> tuple[UserSyncStatus, bool]:
-    """_report's rules in REPORT_SQL: accepted reports come back stored, others as they were."""
-    params = {
-        "user_id": user.pk,
-        "new_id": uuid.uuid4(),
-        "device_id": device_id,
-        "sync_version": sync_version,
-        "data_hash": data_hash,
-        "last_sync_timestamp": last_sync_timestamp,
-        # The later of this and the stored time, so a device's accepted reports never go back in time.
-        "now": timezone.now(),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(REPORT_SQL, params)
-        row = cursor.fetchone()
-        if row is None:
-            # The first report of this device raced another one and lost; now the row exists.
-            cursor.execute(REPORT_SQL, params)
-            row = cursor.fetchone()
-    accepted, *values = row
-    device = UserSyncStatus.from_db(connection.alias, None, values)
-    if not accepted:
-        _check_version(device, sync_version=sync_version, data_hash=data_hash)
-    return device, accepted and device.id == params["new_id"]
