@@ -1,13 +1,7 @@
 """gunicorn settings, read from the environment (see .env.example)."""
 
-import ctypes
-import ctypes.util
 import multiprocessing
 import os
-
-# mallopt() parameters, from glibc's malloc.h.
-M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8
-
 
 def usable_cpus() -> int:
     """The CPUs this process may run on (a container's or taskset's set), not the host's."""
@@ -38,20 +32,3 @@ accesslog = None
 # gunicorn's runtime control socket is one fixed path per host; instances side by side
 # would fight over it, and nothing here uses it.
 control_socket_disable = True
-
-
-def post_fork(server, worker):
-    """Keeps a worker's memory near its working set after large backups (glibc only).
-
-    glibc grows its threshold for serving an allocation from mmap to the largest block freed
-    so far, so after one 10 MiB backup every later one comes from the heap, whose freed
-    space is kept; and it gives threads arenas of their own, each keeping what it freed.
-    A fixed threshold returns large blocks to the system when they are freed, and two
-    arenas are plenty for threads that mostly wait on the database.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(M_MMAP_THRESHOLD, 1024 * 1024)
-        libc.mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):  # not glibc
-        pass

@@ -148,6 +148,9 @@ def base_env(database_url: str, redis_url: str) -> dict:
         RATELIMIT_LOGIN_IP="1000000/m",
         RATELIMIT_LOGIN_EMAIL="1000000/m",
         RATELIMIT_BACKUP_USER="1000000/m",
+        # glibc's allocator as the Procfile sets it.
+        MALLOC_ARENA_MAX="2",
+        MALLOC_MMAP_THRESHOLD_="1048576",
         PYTHONPATH=str(PROJECT),
     )
     env.pop("WEB_CONCURRENCY", None)

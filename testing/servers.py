@@ -46,6 +46,9 @@ def production_env(**overrides: str) -> dict:
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
+        # glibc's allocator as the Procfile and the Dockerfile set it (see .env.example).
+        "MALLOC_ARENA_MAX": "2",
+        "MALLOC_MMAP_THRESHOLD_": "1048576",
         **overrides,
     }
     for secret in ("SECRET_KEY", "JWT_SECRET"):
