@@ -1,12 +1,16 @@
 """POST /api/sync/status: a device reports its data version."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from sync.models import MAX_SYNC_VERSION, UserSyncStatus
+from sync.sql import REPORT_SQL
 from sync.tests.helpers import URL, iso, row
+from testing.helpers import postgres_only
 
 
 def test_the_first_report_creates_the_device(alice_client, alice, report):
@@ -260,6 +264,39 @@ def test_reactivating_stays_within_four_queries(alice_client, alice, report, add
     assert len(statements) <= 4, statements
 
 
+@postgres_only
+@pytest.mark.parametrize(
+    ("stored", "sent", "answer"),
+    [(None, 1, 201), (1, 2, 200), (2, 2, 200), (3, 2, 409), ("inactive", 2, 200)],
+)
+def test_on_postgresql_a_report_is_one_statement_after_the_token_check(
+    alice_client, alice, report, add_device, statements_of, stored, sent, answer
+):
+    if stored == "inactive":
+        add_device(alice, sync_version=1)
+        alice_client.delete(f"{URL}/phone")
+    elif stored is not None:
+        add_device(alice, sync_version=stored)
+
+    response, statements = statements_of(lambda: report(alice_client, sync_version=sent))
+
+    assert response.status_code == answer
+    assert len(statements) == 2, statements
+    assert statements[1].startswith("\nWITH prior AS")
+
+
+@postgres_only
+def test_the_report_statement_returns_the_devices_columns_in_model_order(alice):
+    params = {"user_id": alice.pk, "new_id": uuid.uuid4(), "device_id": "phone", "sync_version": 1}
+    params |= {"data_hash": "h", "last_sync_timestamp": None, "now": timezone.now()}
+
+    with connection.cursor() as cursor:
+        cursor.execute(REPORT_SQL, params)
+        columns = [column.name for column in cursor.description]
+
+    assert columns[1:] == [field.column for field in UserSyncStatus._meta.concrete_fields]
+
+
 def test_the_devices_timestamp_may_be_null(alice_client, report):
     response = report(alice_client, last_sync_timestamp=None)
 
@@ -282,3 +319,17 @@ def test_the_users_last_sync_never_moves_back_when_an_earlier_clock_commits_last
     alice.refresh_from_db()
     assert alice.last_sync == later
     assert alice.device_count == 2
+
+
+def test_a_devices_synced_at_never_moves_back_when_a_report_reads_an_earlier_clock(
+    alice_client, alice, report, monkeypatch
+):
+    assert report(alice_client, sync_version=1).status_code == 201
+    first = UserSyncStatus.objects.get().synced_at
+    # This report's app instance has a clock a little behind the first one's.
+    monkeypatch.setattr("sync.services.timezone.now", lambda: first - timedelta(milliseconds=5))
+
+    assert report(alice_client, sync_version=2).status_code == 200
+
+    device = UserSyncStatus.objects.get()
+    assert (device.sync_version, device.synced_at) == (2, first)
