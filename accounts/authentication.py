@@ -2,7 +2,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken, Token
 
-from accounts.services import token_decode, token_family_get
+from accounts.services import token_decode, token_user
 
 
 class TokenFamilyAuthentication(JWTAuthentication):
@@ -10,7 +10,7 @@ class TokenFamilyAuthentication(JWTAuthentication):
 
     simplejwt alone checks only signature, expiry and type; this also rejects tokens that
     were revoked (logout, password change, device sign-out) or whose user is inactive or
-    deleted, in one query. `request.auth` is the token family.
+    deleted, in one query. `request.auth` is the validated token, as with simplejwt.
     """
 
     def authenticate(self, request):
@@ -20,10 +20,11 @@ class TokenFamilyAuthentication(JWTAuthentication):
         raw_token = self.get_raw_token(header)
         if raw_token is None:
             return None
-        family = token_family_get(self.get_validated_token(raw_token))
-        if family is None:
+        token = self.get_validated_token(raw_token)
+        user = token_user(token)
+        if user is None:
             raise InvalidToken("Token is invalid or revoked.")
-        return family.user, family
+        return user, token
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         return token_decode(AccessToken, raw_token)

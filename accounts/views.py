@@ -208,7 +208,7 @@ class AccountViewSet(viewsets.ViewSet):
     def password(self, request):
         data = _validated(PasswordChangeSerializer, request)
         attempt = _password_confirmation_limit(request)
-        tokens = services.user_change_password(user=request.user, family=request.auth, **data)
+        tokens = services.user_change_password(user=request.user, token=request.auth, **data)
         attempt.refund()
         return Response(tokens)
 
