@@ -3,6 +3,7 @@
 import multiprocessing
 import os
 
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (a container's or taskset's set), not the host's."""
     try:

@@ -9,6 +9,7 @@ from backups.models import UserBackup
 from backups.parsers import BackupUploadParser, is_chunked
 from backups.schema import BACKUP, METADATA, TOO_LARGE, UPLOAD
 from backups.serializers import (
+    METADATA_FIELDS,
     BackupMetadataSerializer,
     BackupSerializer,
     BackupUploadSerializer,
@@ -99,6 +100,9 @@ class BackupViewSet(
         backups = UserBackup.objects.filter(user=self.request.user).order_by("-backup_date", "-id")
         if self.action in ("retrieve", "latest"):
             return backups
+        if self.action == "list":
+            # Rows with the metadata's attributes, not model instances (bench/README.md).
+            return backups.values_list(*METADATA_FIELDS, named=True)
         return backups.without_payload()
 
     def get_serializer_class(self):

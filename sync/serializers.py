@@ -1,15 +1,19 @@
 from rest_framework import serializers
 
 from persona.serializers import DeviceIdField, StrictCharField, StrictIntegerField
-from sync.models import MAX_SYNC_VERSION, UserSyncStatus
+from sync.models import MAX_SYNC_VERSION
 from sync.services import RejectionCode
 
 
-class SyncStatusSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = UserSyncStatus
-        fields = ["device_id", "sync_version", "data_hash", "last_sync_timestamp", "synced_at", "is_active"]
-        read_only_fields = fields
+# Declared field by field rather than a ModelSerializer, which builds its fields from the
+# model for every instance it is given (bench/README.md).
+class SyncStatusSerializer(serializers.Serializer):
+    device_id = serializers.CharField(read_only=True)
+    sync_version = serializers.IntegerField(read_only=True)
+    data_hash = serializers.CharField(read_only=True)
+    last_sync_timestamp = serializers.DateTimeField(read_only=True, allow_null=True)
+    synced_at = serializers.DateTimeField(read_only=True)
+    is_active = serializers.BooleanField(read_only=True)
 
 
 class SyncReportSerializer(serializers.Serializer):

@@ -1,6 +1,9 @@
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 
+from backups.serializers import METADATA_FIELDS, BackupMetadataSerializer
 from backups.tests.helpers import URL, selects_payload
 
 
@@ -121,3 +124,14 @@ def test_reads_need_a_token(api_client, alice, make_backup):
 
     for path in [URL, f"{URL}/latest", f"{URL}/{backup.id}"]:
         assert api_client.get(path).status_code == 401, path
+
+
+@pytest.mark.parametrize("extra", [{}, {"device_id": "phone", "sync_version": 3}])
+def test_the_metadata_reads_as_its_declared_fields_would_give(alice, make_backup, extra):
+    backup = make_backup(alice, "data", **extra)
+    serializer = BackupMetadataSerializer()
+
+    field_by_field = serializers.ModelSerializer.to_representation(serializer, backup)
+
+    assert serializer.to_representation(backup) == field_by_field
+    assert list(field_by_field) == METADATA_FIELDS
