@@ -346,8 +346,8 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # The API serves JSON only: nothing may load from its responses. The HTML pages (admin and
-# API docs) get what they need from this server (see persona.middleware).
-CONTENT_SECURITY_POLICY = {
+# API docs) get what they need from this server (persona.middleware, not django-csp).
+API_CONTENT_SECURITY_POLICY = {
     "default-src": ["'none'"],
     "frame-ancestors": ["'none'"],
     "base-uri": ["'none'"],

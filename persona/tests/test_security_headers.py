@@ -63,6 +63,17 @@ def test_admin_pages_get_a_policy_that_lets_them_load_their_assets(client, behin
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
+@pytest.mark.urls("persona.tests.urls_admin_moved")
+def test_the_admin_keeps_its_policy_where_it_is_mounted(client, behind_tls_proxy):
+    moved = client.get("/staff/login/", HTTP_X_FORWARDED_PROTO="https")
+    old_place = client.get("/admin/login/", HTTP_X_FORWARDED_PROTO="https")
+
+    assert moved.status_code == 200
+    assert "default-src 'self'" in directives(moved)
+    assert old_place.status_code == 404
+    assert "default-src 'none'" in directives(old_place)
+
+
 def test_a_foreign_host_is_refused_with_400(client):
     assert client.get("/health", HTTP_HOST="attacker.example").status_code == 400
 
