@@ -1,7 +1,7 @@
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
 from backups import services
@@ -88,14 +88,6 @@ class BackupViewSet(
     parser_classes = (BackupUploadParser,)
     serializer_class = BackupMetadataSerializer
 
-    def initialize_request(self, request, *args, **kwargs):
-        drf_request = super().initialize_request(request, *args, **kwargs)
-        if is_chunked(request):
-            # DRF sees no Content-Length and would parse nothing; hand it the de-chunked
-            # input, which BackupUploadParser reads with the same bound as any body.
-            drf_request._stream = request.META["wsgi.input"]
-        return drf_request
-
     def get_queryset(self):
         backups = UserBackup.objects.filter(user=self.request.user).order_by("-backup_date", "-id")
         if self.action in ("retrieve", "latest"):
@@ -115,7 +107,7 @@ class BackupViewSet(
         rate_limit(request, group="backup-user", key=str(request.user.pk))
         slot = TransferSlot(request.user.pk)
         try:
-            upload = BackupUploadSerializer(data=request.data)
+            upload = BackupUploadSerializer(data=self._upload_data(request))
             upload.is_valid(raise_exception=True)
             backup, created = services.backup_create(
                 user=request.user, idempotency_key=_idempotency_key(request), **upload.validated_data
@@ -127,6 +119,16 @@ class BackupViewSet(
         return Response(
             BackupMetadataSerializer(backup).data, status=status.HTTP_201_CREATED, headers=headers
         )
+
+    def _upload_data(self, request):
+        """The parsed body. DRF parses only a body with a Content-Length; a chunked one, which
+        the WSGI server has de-chunked, goes through the same parser and bound here."""
+        if not is_chunked(request):
+            return request.data
+        parser = self.get_content_negotiator().select_parser(request, self.get_parsers())
+        if parser is None:
+            raise UnsupportedMediaType(request.content_type)
+        return parser.parse(request.META["wsgi.input"], parser.media_type, request.parser_context)
 
     def retrieve(self, request, pk=None):
         return self._with_payload(self.get_object)

@@ -94,14 +94,16 @@ def live(tmp_path_factory):
         yield urlsplit(base).port, base, answer["access"]
 
 
-def post_raw(port: int, token: str, headers: dict, body_parts) -> tuple[int, dict]:
+def post_raw(
+    port: int, token: str, headers: dict, body_parts, content_type="application/json"
+) -> tuple[int, dict]:
     """POSTs an upload over a raw socket, framed exactly as given."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         head = [
             f"POST {URL} HTTP/1.1",
             "Host: 127.0.0.1",
             f"Authorization: Bearer {token}",
-            "Content-Type: application/json",
+            f"Content-Type: {content_type}",
             *(f"{name}: {value}" for name, value in headers.items()),
         ]
         try:
@@ -194,3 +196,13 @@ def test_a_chunked_upload_within_the_limit_is_stored(live):
     stored = call(base, "GET", f"{URL}/{answer['id']}", token=token)[1]
     assert stored["encrypted_data"] == "a" * LIVE_LIMIT
     call(base, "DELETE", f"{URL}/{answer['id']}", token=token)
+
+
+def test_a_chunked_body_that_is_not_json_is_415(live):
+    port, base, token = live
+    body = json.dumps(upload_body("a")).encode()
+
+    status, answer = post_raw(port, token, {"Transfer-Encoding": "chunked"}, chunked(body), "text/plain")
+
+    assert (status, answer) == (415, {"detail": 'Unsupported media type "text/plain" in request.'})
+    assert_nothing_stored_and_healthy(base, token)
