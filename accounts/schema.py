@@ -1,9 +1,6 @@
-"""The accounts endpoints in the OpenAPI schema: the bearer scheme, the body of DELETE
-/api/auth/profile, and examples."""
+"""The accounts endpoints in the OpenAPI schema: the bearer scheme and examples."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import build_media_type_object
 from drf_spectacular.utils import OpenApiExample
 
 from persona.schema import EXAMPLE_ACCESS, EXAMPLE_REFRESH
@@ -17,20 +14,6 @@ class BearerJWTScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-
-
-class AccountSchema(AutoSchema):
-    """Deleting the account takes the password in the body; drf-spectacular documents bodies
-    on POST, PUT and PATCH only, so the body declared for DELETE is added here."""
-
-    def _get_request_body(self, direction="request"):
-        serializer = self.get_request_serializer() if self.method == "DELETE" else None
-        if serializer is None:
-            return super()._get_request_body(direction)
-        schema, required = self._get_request_for_media_type(serializer, direction)
-        examples = self._get_examples(serializer, direction, "application/json")
-        media_type = build_media_type_object(schema, examples)
-        return {"content": {"application/json": media_type}, "required": required}
 
 
 EXAMPLE_USER = {

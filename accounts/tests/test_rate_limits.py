@@ -258,15 +258,19 @@ def test_password_change_guesses_are_limited_per_account(alice_client, alice, ti
     assert alice.check_password(PASSWORD)
 
 
-def test_account_deletion_guesses_are_limited_per_account(alice_client, alice, tight_limits):
+def test_account_deletion_guesses_are_limited_per_account_on_both_routes(alice_client, alice, tight_limits):
     def delete(password, n):
-        return alice_client.delete(
-            "/api/auth/profile", {"password": password}, format="json", REMOTE_ADDR=f"10.9.6.{n}"
+        return alice_client.post(
+            "/api/auth/profile/delete", {"password": password}, format="json", REMOTE_ADDR=f"10.9.6.{n}"
         ).status_code
 
     statuses = [delete("guess", n) for n in range(3)]
+    old_route = alice_client.delete(
+        "/api/auth/profile", {"password": PASSWORD}, format="json", REMOTE_ADDR="10.9.6.8"
+    )
 
     assert statuses == [400] * 3
+    assert old_route.status_code == 429
     assert delete(PASSWORD, 9) == 429
     assert User.objects.filter(pk=alice.pk).exists()
 
