@@ -86,8 +86,8 @@ def token_family_start(*, user: User, device_id: str = "") -> dict:
 
 
 # The query every authenticated request makes, as SQL written once: building it through the
-# ORM (select_related and four filters) cost more than the rest of a cached read's work
-# (bench/README.md). Manager.raw() maps the columns to a User as the ORM would.
+# ORM (select_related and four filters) on every request cost authenticated reads throughput
+# that counts (bench/README.md). Manager.raw() maps the columns to a User as the ORM would.
 _USER_OF_LIVE_FAMILY = (
     "SELECT u.* FROM users u INNER JOIN token_families f ON f.user_id = u.id"
     " WHERE f.id = %s AND u.id = %s AND f.revoked_at IS NULL AND u.is_active"

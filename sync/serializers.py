@@ -5,8 +5,6 @@ from sync.models import MAX_SYNC_VERSION
 from sync.services import RejectionCode
 
 
-# Declared field by field rather than a ModelSerializer, which builds its fields from the
-# model for every instance it is given (bench/README.md).
 class SyncStatusSerializer(serializers.Serializer):
     device_id = serializers.CharField(read_only=True)
     sync_version = serializers.IntegerField(read_only=True)

@@ -7,7 +7,7 @@ that reports again, an active device deactivated. So the count stays equal to th
 of active rows however many requests race, without ever counting rows in Python.
 
 On PostgreSQL a report is one statement (sync/sql.py), which locks, compares, stores and
-counts in one round trip: it made a report several times cheaper (bench/README.md). Other
+counts in one round trip, which pays for its SQL (bench/README.md). Other
 databases take the same steps through the ORM (_report). Both run the whole sync suite, race
 tests included, on the database each serves.
 """

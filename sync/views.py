@@ -10,8 +10,8 @@ from sync.schema import DEVICE, DEVICES, REPORT, STALE
 from sync.serializers import SyncConflictSerializer, SyncReportSerializer, SyncStatusSerializer
 
 # One serializer of each kind serves every sync request: building a serializer's fields for
-# each request cost the sync rows 15-30 % of their throughput (bench/README.md). Neither
-# keeps state between calls: run_validation() and to_representation() are DRF's field API.
+# each request cost the sync routes throughput that counts (bench/README.md). Neither keeps
+# state between calls: run_validation() and to_representation() are DRF's field API.
 REPORT_SERIALIZER = SyncReportSerializer()
 DEVICE_SERIALIZER = SyncStatusSerializer()
 
