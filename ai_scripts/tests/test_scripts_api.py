@@ -95,6 +95,24 @@ def test_a_200_costs_three_queries_with_authentication(
     assert len(response.json()) == 2
 
 
+def test_the_list_is_built_once_per_etag_in_each_process(
+    alice_client, make_script, django_assert_max_num_queries, monkeypatch
+):
+    make_script("greeting")
+    first = alice_client.get(URL)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the list for this ETag was built already")
+
+    monkeypatch.setattr(AIScriptSerializer, "to_representation", refuse)
+    with django_assert_max_num_queries(2):
+        again = alice_client.get(URL)
+
+    assert again.status_code == 200
+    assert again["ETag"] == first["ETag"]
+    assert again.json() == first.json()
+
+
 def test_a_304_costs_the_authentication_and_etag_queries_and_no_serializing(
     alice_client, make_script, django_assert_max_num_queries, monkeypatch
 ):
