@@ -15,7 +15,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 run: $(BIN)/.installed
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/python manage.py runserver 0.0.0.0:$(PORT)
+	DEBUG=1 $(BIN)/uvicorn persona.asgi:application --reload --no-access-log --host 0.0.0.0 --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/pytest

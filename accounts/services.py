@@ -23,6 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.models import TokenFamily, User
+from persona import events
 from persona.exceptions import Conflict
 
 CURRENT, GRACE, STALE = "current", "grace", "stale"
@@ -66,7 +67,10 @@ def user_delete(*, user: User, password: str) -> None:
     """Deletes the account; devices, backups and token families go with it (CASCADE)."""
     if not user.check_password(password):
         raise ValidationError({"password": ["The password is wrong."]})
-    user.delete()
+    user_id = user.pk
+    with transaction.atomic():
+        user.delete()
+        events.sessions_changed(user_ids=[user_id])
 
 
 def users_deactivate(*, users: QuerySet[User]) -> int:
@@ -75,6 +79,7 @@ def users_deactivate(*, users: QuerySet[User]) -> int:
     with transaction.atomic():
         count = users.filter(is_active=True).update(is_active=False)
         TokenFamily.objects.filter(user__in=users, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        events.sessions_changed(user_ids=users.values_list("pk", flat=True))
     return count
 
 
@@ -143,6 +148,7 @@ def token_refresh(*, refresh: str) -> dict:
             return tokens
         family.revoked_at = timezone.now()
         family.save(update_fields=["revoked_at"])
+        events.sessions_changed(user_ids=[family.user_id])
     raise InvalidToken("This refresh token was already used; sign in again.")
 
 
@@ -167,7 +173,9 @@ def token_family_revoke(*, user: User, refresh: str) -> None:
     family_id = _uuid_or_none(token.get("fam"))
     families = TokenFamily.objects.filter(pk=family_id, user=user)
     revoked = families.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
-    if not revoked and not families.exists():
+    if revoked:
+        events.sessions_changed(user_ids=[user.pk])
+    elif not families.exists():
         raise ValidationError({"refresh": ["Token is invalid or expired."]})
 
 
@@ -176,7 +184,10 @@ def token_families_revoke(*, user: User, device_id: str | None = None) -> int:
     families = TokenFamily.objects.filter(user=user, revoked_at__isnull=True)
     if device_id is not None:
         families = families.filter(device_id=device_id)
-    return families.update(revoked_at=timezone.now())
+    revoked = families.update(revoked_at=timezone.now())
+    if revoked:
+        events.sessions_changed(user_ids=[user.pk])
+    return revoked
 
 
 def _validate_password(password: str, *, user: User, field: str) -> None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import User
 from ai_scripts.models import AIScript, AIScriptVersion, AIService
 from ai_scripts.serializers import AIScriptImportSerializer
+from persona import events
 from persona.exceptions import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ def script_restore(*, record: AIScriptVersion, changed_by: User | None = None) -
 def scripts_delete(*, scripts: QuerySet[AIScript]) -> None:
     """Deletes the scripts with their history."""
     selected = list(scripts.values_list("pk", flat=True))
-    AIScript.objects.filter(pk__in=selected).delete()
+    with transaction.atomic():
+        AIScript.objects.filter(pk__in=selected).delete()
+        events.broadcast(type=events.EventType.AI_SCRIPTS_CHANGED)
 
 
 @dataclass
@@ -248,6 +251,8 @@ def _state_of(script: AIScript) -> tuple:
 
 
 def _record(scripts: list[AIScript], *, changed_by: User | None) -> None:
+    """Keeps the scripts' new state in their history, and tells every device to refetch."""
+    events.broadcast(type=events.EventType.AI_SCRIPTS_CHANGED)
     AIScriptVersion.objects.bulk_create(
         AIScriptVersion(
             script=script,

@@ -15,6 +15,7 @@ from rest_framework.exceptions import ValidationError
 
 from backups.exceptions import BackupTooLarge
 from backups.models import UserBackup
+from persona import events
 from persona.exceptions import Conflict
 
 # The payload is encoded for hashing a slice at a time, so its UTF-8 bytes never exist whole.
@@ -62,7 +63,28 @@ def backup_create(
         )
         # Even a BACKUP_KEEP below 1 keeps the backup just uploaded.
         _prune(user_id=user.pk, keep=max(settings.BACKUP_KEEP, 1), always_keep=backup.pk)
+        events.publish(
+            user_id=user.pk,
+            type=events.EventType.BACKUP_CREATED,
+            data={
+                "backup_id": str(backup.pk),
+                "device_id": device_id,
+                "sync_version": sync_version,
+                "data_size": data_size,
+            },
+            source_device=device_id,
+        )
     return backup, True
+
+
+def backup_delete(*, backup: UserBackup) -> None:
+    """Deletes the backup and tells the user's devices."""
+    with transaction.atomic():
+        backup_id = backup.pk
+        backup.delete()
+        events.publish(
+            user_id=backup.user_id, type=events.EventType.BACKUP_DELETED, data={"backup_id": str(backup_id)}
+        )
 
 
 def backups_prune(*, keep: int, dry_run: bool = False) -> tuple[int, int]:

@@ -130,6 +130,9 @@ class BackupViewSet(
             raise UnsupportedMediaType(request.content_type)
         return parser.parse(request.META["wsgi.input"], parser.media_type, request.parser_context)
 
+    def perform_destroy(self, instance):
+        services.backup_delete(backup=instance)
+
     def retrieve(self, request, pk=None):
         return self._with_payload(self.get_object)
 

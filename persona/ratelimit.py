@@ -29,13 +29,20 @@ from persona.rates import parse_rate
 
 def client_ip(request) -> str:
     """The caller's address: REMOTE_ADDR, or, behind TRUSTED_PROXY_COUNT proxies, the
-    X-Forwarded-For entry the outermost trusted proxy added. Entries further left are
+    X-Forwarded-For entry the outermost trusted proxy added (see forwarded_client_ip)."""
+    return forwarded_client_ip(
+        request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def forwarded_client_ip(remote_addr: str, forwarded_for: str) -> str:
+    """The client's address for a connection from `remote_addr` carrying `forwarded_for` (the
+    X-Forwarded-For header). Entries left of those the TRUSTED_PROXY_COUNT proxies added are
     whatever the client sent and are never trusted."""
-    remote_addr = request.META.get("REMOTE_ADDR", "")
     hops = settings.TRUSTED_PROXY_COUNT
     if not hops:
         return remote_addr
-    forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [entry.strip() for entry in forwarded_for.split(",")]
     if len(forwarded) < hops:
         return remote_addr
     try:

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "channels",
     "accounts",
     "sync",
     "backups",
@@ -130,6 +131,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "persona.urls"
 WSGI_APPLICATION = "persona.wsgi.application"
+ASGI_APPLICATION = "persona.asgi.application"
 
 TEMPLATES = [
     {
@@ -231,6 +233,31 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # What each process computes once and keeps: the rendered API schema.
 CACHES["process"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "process"}
+
+# Live events (persona/events.py, persona/consumers.py). Redis carries them between app
+# instances; without it, events reach only the sockets of the process that published them.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Messages waiting for one socket beyond `capacity` are dropped; the socket is then
+            # too slow anyway and catches up from the backlog when it reconnects.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "persona:channels", "capacity": 100},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Events kept per user for devices that reconnect, and for how long after the last one.
+EVENTS_BACKLOG = env_int("EVENTS_BACKLOG", 100, minimum=1)
+EVENTS_BACKLOG_SECONDS = env_int("EVENTS_BACKLOG_SECONDS", 24 * 3600, minimum=1)
+# Open sockets one app process accepts per user and per client address.
+EVENTS_MAX_SOCKETS_PER_USER = env_int("EVENTS_MAX_SOCKETS_PER_USER", 10, minimum=1)
+EVENTS_MAX_SOCKETS_PER_ADDRESS = env_int("EVENTS_MAX_SOCKETS_PER_ADDRESS", 100, minimum=1)
+# The largest message a client may send, and how long it has to authenticate after connecting.
+EVENTS_MAX_MESSAGE_BYTES = env_int("EVENTS_MAX_MESSAGE_BYTES", 4096, minimum=256)
+EVENTS_AUTH_SECONDS = env_int("EVENTS_AUTH_SECONDS", 10, minimum=1)
+# A socket that cannot take an event within this long (its client stopped reading) is closed.
+EVENTS_SEND_SECONDS = env_int("EVENTS_SEND_SECONDS", 10, minimum=1)
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

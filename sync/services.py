@@ -24,6 +24,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from accounts.models import DEVICE_LIMIT_CONSTRAINT, MAX_ACTIVE_DEVICES, User
 from accounts.services import token_families_revoke
+from persona import events
 from sync.models import UserSyncStatus
 from sync.sql import REPORT_SQL
 
@@ -66,6 +67,19 @@ def sync_status_report(
         "data_hash": data_hash,
         "last_sync_timestamp": last_sync_timestamp,
     }
+    device, created, stored = _stored(report)
+    if stored:
+        events.publish(
+            user_id=user.pk,
+            type=events.EventType.SYNC_VERSION,
+            data={"device_id": device_id, "sync_version": sync_version, "data_hash": data_hash},
+            source_device=device_id,
+        )
+    return device, created
+
+
+def _stored(report: dict) -> tuple[UserSyncStatus, bool, bool]:
+    """The report applied: (device, created, whether anything was stored); a retry stores nothing."""
     try:
         if connection.vendor == "postgresql":
             return _report_in_one_statement(**report)
@@ -99,6 +113,10 @@ def sync_status_deactivate(*, user: User, device_id: str) -> None:
         if deactivated:
             User.objects.filter(pk=user.pk).update(device_count=F("device_count") - 1)
         token_families_revoke(user=user, device_id=device_id)
+        if deactivated:
+            events.publish(
+                user_id=user.pk, type=events.EventType.DEVICE_DEACTIVATED, data={"device_id": device_id}
+            )
         known = (
             deactivated
             or user.sync_statuses.filter(device_id=device_id).exists()
@@ -138,7 +156,7 @@ def _report(
     sync_version: int,
     data_hash: str,
     last_sync_timestamp: datetime | None,
-) -> tuple[UserSyncStatus, bool]:
+) -> tuple[UserSyncStatus, bool, bool]:
     with transaction.atomic():
         device = user.sync_statuses.select_for_update().filter(device_id=device_id).first()
         now = timezone.now()
@@ -152,11 +170,11 @@ def _report(
                 synced_at=now,
             )
             _user_synced(user, at=now, devices_added=1)
-            return device, True
+            return device, True, True
 
         _check_version(device, sync_version=sync_version, data_hash=data_hash)
         if device.is_active and device.sync_version == sync_version:
-            return device, False
+            return device, False, False
         devices_added = 0 if device.is_active else 1
         # Never back in time, even if another app instance's clock is behind this one's.
         now = max(now, device.synced_at)
@@ -169,7 +187,7 @@ def _report(
             update_fields=["sync_version", "data_hash", "last_sync_timestamp", "synced_at", "is_active"]
         )
         _user_synced(user, at=now, devices_added=devices_added)
-        return device, False
+        return device, False, True
 
 
 def _check_version(device: UserSyncStatus, *, sync_version: int, data_hash: str) -> None:
@@ -203,7 +221,7 @@ def _report_in_one_statement(
     sync_version: int,
     data_hash: str,
     last_sync_timestamp: datetime | None,
-) -> tuple[UserSyncStatus, bool]:
+) -> tuple[UserSyncStatus, bool, bool]:
     """_report's rules in REPORT_SQL: accepted reports come back stored, others as they were."""
     params = {
         "user_id": user.pk,
@@ -225,4 +243,4 @@ def _report_in_one_statement(
     device = UserSyncStatus.from_db(connection.alias, None, values)
     if not accepted:
         _check_version(device, sync_version=sync_version, data_hash=data_hash)
-    return device, accepted and device.id == params["new_id"]
+    return device, accepted and device.id == params["new_id"], accepted

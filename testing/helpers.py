@@ -70,10 +70,26 @@ def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
 
 
 @contextlib.contextmanager
-def live_nginx(*, upstream_port: int, directory: Path):
-    """deploy/nginx.conf in front of gunicorn on `upstream_port`; yields its base URL."""
+def live_events(*, log: Path | None = None, **env):
+    """The ASGI side (HTTP and /ws/events) as the Procfile's `events` runs it, one worker, with
+    production settings; yields the testing.servers.Server. Keyword arguments become
+    environment variables."""
+    server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **env})
     try:
-        with servers.nginx(upstream_port=upstream_port, directory=directory) as base_url:
+        with servers.events(server_env, log=log) as server:
+            yield server
+    except servers.ServerFailed as failure:
+        pytest.fail(str(failure))
+
+
+@contextlib.contextmanager
+def live_nginx(*, upstream_port: int, directory: Path, events_port: int | None = None):
+    """deploy/nginx.conf in front of gunicorn on `upstream_port` (and the ASGI side on
+    `events_port`); yields its base URL."""
+    try:
+        with servers.nginx(
+            upstream_port=upstream_port, directory=directory, events_port=events_port
+        ) as base_url:
             yield base_url
     except servers.ServerFailed as failure:
         pytest.fail(str(failure))

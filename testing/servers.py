@@ -93,10 +93,20 @@ def gunicorn(
     cwd: Path = PROJECT,
     prefix: Sequence[str] = (),
     port: int | None = None,
+    extra: Sequence[str] = (),
 ) -> Iterator[Server]:
-    """gunicorn with `cwd`'s gunicorn.conf.py serving `app`; see serve()."""
-    command = [*prefix, sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py"]
+    """gunicorn with `cwd`'s gunicorn.conf.py serving `app`, `extra` added to its arguments;
+    see serve()."""
+    command = [*prefix, sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py", *extra]
     with serve(command, env=env, log=log, cwd=cwd, port=port, name="gunicorn") as server:
+        yield server
+
+
+@contextlib.contextmanager
+def events(env: dict, *, log: Path | None = None, port: int | None = None) -> Iterator[Server]:
+    """The ASGI side as the Procfile's `events` entry runs it: gunicorn with uvicorn workers."""
+    worker = ["--worker-class", "persona.events_worker.EventsWorker"]
+    with gunicorn(env, app="persona.asgi:application", log=log, port=port, extra=worker) as server:
         yield server
 
 
@@ -135,10 +145,10 @@ def serve(
 
 
 @contextlib.contextmanager
-def nginx(*, upstream_port: int, directory: Path) -> Iterator[str]:
-    """nginx with the committed deploy/nginx.conf, in front of gunicorn on `upstream_port`, on
-    a free loopback port; yields its base URL. It runs in the foreground with its
-    configuration, temporary files and logs (access.log, error.log) in `directory`."""
+def nginx(*, upstream_port: int, directory: Path, events_port: int | None = None) -> Iterator[str]:
+    """nginx with the committed deploy/nginx.conf, in front of gunicorn on `upstream_port` (and
+    the ASGI side on `events_port`, if any), on a free loopback port; yields its base URL.
+    It runs in the foreground with its configuration, temporary files and logs (access.log, error.log) in `directory`."""
     if NGINX is None:
         raise ServerFailed("nginx is not installed (apt-get install nginx)")
     port = free_port()
@@ -153,6 +163,7 @@ def nginx(*, upstream_port: int, directory: Path) -> Iterator[str]:
         ("user www-data;", user),
         ("listen 80;", f"listen 127.0.0.1:{port};"),
         ("server app:3000;", f"server 127.0.0.1:{upstream_port};"),
+        ("server events:3001;", f"server 127.0.0.1:{events_port or free_port()};"),
         ("http {\n", "http {\n" + temp_paths),
     ):
         if config.count(committed) != 1:
