@@ -148,7 +148,8 @@ def serve(
 def nginx(*, upstream_port: int, directory: Path, events_port: int | None = None) -> Iterator[str]:
     """nginx with the committed deploy/nginx.conf, in front of gunicorn on `upstream_port` (and
     the ASGI side on `events_port`, if any), on a free loopback port; yields its base URL.
-    It runs in the foreground with its configuration, temporary files and logs (access.log, error.log) in `directory`."""
+    It runs in the foreground with its configuration, temporary files and logs (access.log,
+    error.log) in `directory`."""
     if NGINX is None:
         raise ServerFailed("nginx is not installed (apt-get install nginx)")
     port = free_port()
