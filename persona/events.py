@@ -13,6 +13,7 @@ A backing service that is down never fails the request that published: the error
 and the devices catch up from the backlog, or are told to resync, when they reconnect.
 """
 
+import asyncio
 import collections
 import logging
 import threading
@@ -27,6 +28,9 @@ from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
+
+# How long publishing may wait for the channel layer (the backlog's Redis calls: the same).
+SEND_SECONDS = 1
 
 
 class EventType:
@@ -100,9 +104,14 @@ def _send(user_id, type: str, data: dict, source_device: str) -> None:
 
 def _group_send(group: str, message: dict) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, message)
-    except (redis.RedisError, OSError):
+        async_to_sync(_group_send_within)(group, message, SEND_SECONDS)
+    except (redis.RedisError, OSError, TimeoutError):
         logger.exception("channel layer unavailable; %s not delivered live", message["type"])
+
+
+async def _group_send_within(group: str, message: dict, seconds: float) -> None:
+    # Bounded: a channel layer that hangs must not hold the request that published.
+    await asyncio.wait_for(get_channel_layer().group_send(group, message), seconds)
 
 
 def now() -> str:
@@ -115,7 +124,9 @@ class RedisBacklog:
     EVENTS_BACKLOG_SECONDS after its last event."""
 
     def __init__(self, url: str):
-        self.redis = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self.redis = redis.Redis.from_url(
+            url, socket_timeout=SEND_SECONDS, socket_connect_timeout=SEND_SECONDS
+        )
 
     def append(self, user_id: str, event: dict) -> str:
         key = self._key(user_id)

@@ -15,4 +15,7 @@ class EventsWorker(UvicornWorker):
         "ws_ping_timeout": 20.0,
         # A frame this big is refused by the protocol (1009) before the app reads it.
         "ws_max_size": 64 * 1024,
+        # The client's address stays the connection's peer, as gunicorn's WSGI workers leave
+        # REMOTE_ADDR: the app alone reads X-Forwarded-For, for TRUSTED_PROXY_COUNT proxies.
+        "proxy_headers": False,
     }

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from testing import servers
 from testing.events import Account, close_code, ready, receive, socket
-from testing.helpers import PASSWORD, http, live_events
+from testing.helpers import PASSWORD, http, live_events, live_nginx, needs_nginx
 
 BACKLOG = 5
 SOCKETS_PER_USER = 3
@@ -320,3 +320,17 @@ def test_an_address_has_a_limited_number_of_sockets(server):
 def test_rest_answers_on_the_asgi_server_too(server, account):
     assert http("GET", f"{server}/health")[0] == 200
     assert account.call("GET", "/api/sync/status", "phone")[0] == 200
+
+
+@needs_nginx
+def test_events_pass_through_the_proxy(server, account, tmp_path):
+    port = int(server.rsplit(":", 1)[1])
+    with (
+        live_nginx(upstream_port=port, events_port=port, directory=tmp_path) as proxy,
+        socket(proxy, account.access("tablet")) as tablet,
+    ):
+        ready(tablet)
+        report = account.sync("phone")
+        assert receive(tablet)["data"] == report
+        tablet.send(json.dumps({"type": "ping"}))
+        assert receive(tablet)["type"] == "pong"
