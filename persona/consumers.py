@@ -8,11 +8,12 @@ missed when it names the last event it saw (`?last_event_id=`).
 Close codes (the README's table):
   4001  no valid token (bad, expired, revoked at connect, or none within EVENTS_AUTH_SECONDS)
   4003  the sign-in was revoked while connected (logout, password change, deactivation ...)
-  4008  the client did not read its events within EVENTS_SEND_SECONDS
   4029  too many open sockets for this user or address
   4400  a malformed or unknown message
   1009  a message larger than EVENTS_MAX_MESSAGE_BYTES
   1011  the channel layer (Redis) is unavailable: reconnect with back-off
+A client that stops reading is dropped without a close frame once an event has waited
+EVENTS_SEND_SECONDS to be handed over: its events are not buffered without bound.
 """
 
 import asyncio
@@ -43,7 +44,6 @@ BEARER_PREFIX = "bearer."
 class CloseCode:
     UNAUTHORIZED = 4001
     REVOKED = 4003
-    TOO_SLOW = 4008
     TOO_MANY = 4029
     MALFORMED = 4400
     TOO_BIG = 1009
