@@ -305,7 +305,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Accounts, device sync status, encrypted backups and AI prompt templates "
     "for the Persona mobile app.\n\nLive events (a WebSocket at `/ws/events`, which OpenAPI "
     "cannot describe): how to connect, every event's fields and the close codes are in the "
-    "README's \"Live events (WebSocket)\" section.",
+    'README\'s "Live events (WebSocket)" section.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
