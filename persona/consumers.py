@@ -56,15 +56,25 @@ _open_by_address: collections.Counter = collections.Counter()
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
+    closing = False
+
     async def __call__(self, scope, receive, send):
         # A channel layer that fails (Redis down) ends the socket with 1011 instead of an
         # unhandled error, so the client reconnects with back-off; REST is not involved.
         try:
             await super().__call__(scope, receive, send)
-        except (redis.RedisError, OSError):
+        except redis.RedisError:
             logger.warning("events socket closed: channel layer unavailable", exc_info=True)
+            if not self.closing:
+                await send({"type": "websocket.close", "code": CloseCode.UNAVAILABLE})
+        finally:
             await self._release()
-            await send({"type": "websocket.close", "code": CloseCode.UNAVAILABLE})
+
+    async def close(self, code=None, reason=None):
+        # Once closing, nothing more is sent: a timer or a live event may still come.
+        if not self.closing:
+            self.closing = True
+            await super().close(code, reason)
 
     async def connect(self):
         self.token = None
@@ -190,14 +200,17 @@ class EventsConsumer(AsyncWebsocketConsumer):
         return self.echo or not self.device_id or event["source_device"] != self.device_id
 
     async def _send(self, payload: dict):
+        if self.closing:
+            return
         try:
             await asyncio.wait_for(
                 self.send(text_data=orjson.dumps(payload).decode()), settings.EVENTS_SEND_SECONDS
             )
         except TimeoutError:
             logger.info("events socket dropped: the client stopped reading")
-            await self._release()
             raise StopConsumer() from None
+        except OSError:
+            raise StopConsumer() from None  # the client is gone
 
     def _later(self, seconds: float, code: int, reason: str):
         loop = asyncio.get_running_loop()

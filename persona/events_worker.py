@@ -9,7 +9,7 @@ class EventsWorker(UvicornWorker):
         **UvicornWorker.CONFIG_KWARGS,
         # Django's ASGI handler has no lifespan events to run.
         "lifespan": "off",
-        "ws": "websockets",
+        "ws": "websockets-sansio",
         # Protocol pings find dead connections (a phone that lost its network) within 40 s.
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
