@@ -12,7 +12,18 @@ duplicates requests and delays them so they arrive out of order. Access tokens e
 At the end the network heals, every device comes back and syncs until the fleet converges,
 and the invariants are checked; any breach makes the run fail loudly (exit code 1).
 
-    python -m bench.fleet --url http://127.0.0.1:3000 [--seed 7] [--large]
+Two modes share that schedule (one seeded generator picks who acts and how; the network's
+faults come from a second one, so a mode that sends fewer requests meets the same edits):
+- polling (the default): a device's sync starts with GET /api/sync/status;
+- push (--push): each device keeps the live events socket (/ws/events) open and knows where
+  the other devices are from its `sync.version` and `backup.created` events; it pulls only
+  when they put another device ahead, and uploads and reports its own edits without looking
+  first. It looks (as polling does) only when it cannot trust its view: on its first socket,
+  and on a `resync`. A device going offline closes its socket and reconnects with
+  `last_event_id`, so it catches up from the backlog; a socket closed for an expired token
+  (4001) is reopened with a fresh one.
+
+    python -m bench.fleet --url http://127.0.0.1:3000 [--seed 7] [--large] [--push]
     python -m bench.fleet --spawn            # starts its own gunicorn (see make fleet)
 """
 
@@ -31,6 +42,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bench.fleet_events import SOCKET_REFUSED, EventSocket, websocket_url
 from testing import servers
 
 PASSWORD = "fleet simulation passphrase"
@@ -49,10 +61,11 @@ class Config:
     max_delay_steps: int = 20
     retries: int = 2
     backup_keep: int = 10
+    push: bool = False
 
     @classmethod
-    def large(cls, seed: int) -> "Config":
-        return cls(seed=seed, users=30, devices=10, steps=20_000)
+    def large(cls, seed: int, push: bool = False) -> "Config":
+        return cls(seed=seed, users=30, devices=10, steps=20_000, push=push)
 
 
 @dataclass
@@ -171,6 +184,13 @@ class Device:
         self.uploaded_version = 0  # the newest local version stored as a backup (0: no data yet)
         self.reported = None  # (version, hash) the server last accepted from this device
         self.access = self.refresh = None
+        self.held = set()  # every (version, content hash) this device has held
+        # Where the other devices are: device_id -> (version, hash), from the sync status
+        # (polling) or from events (push), and the newest backup version events told of.
+        self.peers: dict[str, tuple[int, str]] = {}
+        self.newest_backup = 0
+        self.socket = EventSocket(sim.events_url) if sim.events_url else None
+        self.view_stale = True  # push: events may have been missed; look before trusting them
 
     # --- requests through the network, with retries and token refresh ---
 
@@ -199,6 +219,7 @@ class Device:
             return False
         self.sim.stats["logins"] += 1
         self.access, self.refresh = response.body["access"], response.body["refresh"]
+        self.tokens_changed()
         return True
 
     def refresh_tokens(self):
@@ -209,33 +230,127 @@ class Device:
         if response is not None and response.status == 200:
             self.sim.stats["refreshes"] += 1
             self.access, self.refresh = response.body["access"], response.body["refresh"]
+            self.tokens_changed()
         elif response is not None and response.status == 401:
             # Rotated away (a lost answer replayed after the grace window): sign in again.
             self.sim.stats["refresh_rejected"] += 1
             self.refresh = None
 
+    def tokens_changed(self):
+        if self.socket is not None and self.socket.connection is not None:
+            self.socket.authenticate(self.access)
+
     # --- what a device does ---
 
+    def hold(self, version: int, content: str):
+        self.version, self.content = version, content
+        self.held.add((version, sha256(content)))
+
     def edit(self):
-        self.version += 1
-        self.content = f"{self.user.email}|{self.name}|v{self.version}|{self.sim.rng.getrandbits(64):016x}"
+        version = self.version + 1
+        self.hold(version, f"{self.user.email}|{self.name}|v{version}|{self.sim.rng.getrandbits(64):016x}")
         self.user.reached = max(self.user.reached, self.version)
         self.sim.stats["edits"] += 1
+
+    def go_offline(self):
+        self.online = False
+        if self.socket is not None:
+            self.socket.close()
 
     def sync(self) -> bool:
         """One round of the sync protocol; False when the network got in the way."""
         devices = self.call("GET", "/api/sync/status")
         if devices is None:
             return False
-        others = [d for d in devices.body if d["device_id"] != self.name]
+        self.peers = {
+            d["device_id"]: (d["sync_version"], d["data_hash"])
+            for d in devices.body
+            if d["device_id"] != self.name
+        }
+        self.view_stale = False
+        return self.sync_with_peers()
+
+    def push_sync(self) -> bool:
+        """Push mode's round: hears the events since the last one, pulls only when they put
+        another device ahead, else stores its own edits; looks at the sync status only when
+        it may have missed events."""
+        events = self.listen()
+        if events is None and self.socket.close_code in SOCKET_REFUSED:
+            # No socket to be had: poll, as a client without live events would.
+            self.sim.stats["polls_without_socket"] += 1
+            return self.sync()
+        if events is None:
+            return False
+        for event in events:
+            self.hear(event)
+        if self.view_stale:
+            self.sim.stats["looks_for_missed_events"] += 1
+            return self.sync()
+        if self.peer_ahead():
+            self.sim.stats["pulls_on_event"] += 1
+        return self.sync_with_peers()
+
+    def listen(self) -> list[dict] | None:
+        """The events since the last look, the socket (re)opened first; None when no socket
+        could be had: the network kept the device from a token, or the server refused one
+        (close_code)."""
+        for _ in range(self.sim.config.retries + 1):
+            if self.socket.connection is None and not self.open_socket():
+                if self.socket.close_code in SOCKET_REFUSED:
+                    return None
+                continue
+            events = self.socket.read()
+            if events is not None:
+                return events
+            self.socket_closed()
+        return None
+
+    def open_socket(self) -> bool:
+        self.socket.close_code = None
+        if self.access is None and not self.sign_in():
+            return False
+        if not self.socket.open(self.access):
+            self.socket_closed()
+            return False
+        self.sim.stats["socket_opens"] += 1
+        if not self.socket.last_event_id:
+            self.view_stale = True  # what happened before this socket was never heard
+        return True
+
+    def socket_closed(self):
+        code = self.socket.close_code
+        self.sim.stats[f"socket_closed_{code}"] += 1
+        if code == 4001 and self.socket.token == self.access:
+            self.refresh_tokens()  # the device's access token expired with the socket's
+
+    def hear(self, event: dict):
+        self.sim.stats[f"heard_{event['type']}"] += 1
+        data = event["data"]
+        if event["type"] == "resync":
+            self.view_stale = True
+        elif event["type"] == "sync.version" and data["device_id"] != self.name:
+            # A device's stored version only grows; an event older than a look changes nothing.
+            known = self.peers.get(data["device_id"], (0, ""))
+            if data["sync_version"] >= known[0]:
+                self.peers[data["device_id"]] = (data["sync_version"], data["data_hash"])
+        elif event["type"] == "backup.created":
+            self.newest_backup = max(self.newest_backup, data["sync_version"] or 0)
+
+    def peer_ahead(self) -> bool:
+        """Another device (or a backup) is on a newer version, or on this one with other data."""
         my_hash = sha256(self.content)
-        ahead = any(d["sync_version"] > self.version for d in others)
-        diverged = any(d["sync_version"] == self.version and d["data_hash"] != my_hash for d in others)
-        if ahead or diverged:
+        return self.newest_backup > self.version or any(
+            version > self.version or (version == self.version and data_hash != my_hash)
+            for version, data_hash in self.peers.values()
+        )
+
+    def sync_with_peers(self) -> bool:
+        """Pulls when another device is ahead, else stores this device's version."""
+        if self.peer_ahead():
             return self.adopt_latest()
         if self.version > self.uploaded_version and not self.upload():
             return False
-        if self.reported != (self.version, my_hash):
+        if self.reported != (self.version, sha256(self.content)):
             return self.report()
         return True
 
@@ -251,11 +366,11 @@ class Device:
             self.sim.breach(f"{self.name}: latest backup fails its own checksum")
         version = backup.get("sync_version") or 0
         if version > self.version:
-            self.version, self.content = version, backup["encrypted_data"]
+            self.hold(version, backup["encrypted_data"])
             self.uploaded_version = version
             self.sim.stats["adoptions"] += 1
         elif version == self.version and backup["encrypted_data"] != self.content:
-            self.version, self.content = version + 1, backup["encrypted_data"]
+            self.hold(version + 1, backup["encrypted_data"])
             self.user.reached = max(self.user.reached, self.version)
             self.sim.stats["conflicts_resolved"] += 1
             return self.upload() and self.report()
@@ -311,11 +426,13 @@ class User:
 
 
 class Fleet:
-    def __init__(self, base_url: str, config: Config):
+    def __init__(self, base_url: str, config: Config, events_url: str | None = None):
+        """`events_url` is the /ws/events URL for push mode, by default on base_url's server."""
         self.config = config
+        self.events_url = (events_url or websocket_url(base_url)) if config.push else None
         self.rng = random.Random(config.seed)
         self.http = Http(base_url)
-        self.network = Network(self.http, config, self.rng)
+        self.network = Network(self.http, config, random.Random(f"{config.seed}/network"))
         self.stats = Counter()
         self.breaches: list[str] = []
         run = uuid.UUID(int=self.rng.getrandbits(128)).hex[:8]
@@ -337,18 +454,28 @@ class Fleet:
             if response.status != 201:
                 raise SystemExit(f"cannot register {user.email}: {response.status} {response.body}")
         devices = [device for user in self.users for device in user.devices]
-        for step in range(self.config.steps):
-            self.network.tick(step)
-            device = self.rng.choice(devices)
-            self.act(device)
-        chaos_seconds = time.monotonic() - started
-        self.network.flush()
-        self.network.faulty = False
-        healed = time.monotonic()
-        converged_in = self.converge()
-        convergence_seconds = time.monotonic() - healed
-        self.check_invariants()
-        return self.summary(chaos_seconds, converged_in, convergence_seconds, time.monotonic() - started)
+        try:
+            for step in range(self.config.steps):
+                self.network.tick(step)
+                device = self.rng.choice(devices)
+                self.act(device)
+            chaos_seconds = time.monotonic() - started
+            self.network.flush()
+            self.network.faulty = False
+            healed, requests_before = time.monotonic(), self.network.stats["requests"]
+            converged_in = self.converge()
+            convergence = {
+                "rounds": converged_in,
+                "seconds": round(time.monotonic() - healed, 2),
+                "requests": self.network.stats["requests"] - requests_before,
+            }
+            requests = self.network.stats["requests"]
+            self.check_invariants()
+        finally:
+            for device in devices:
+                if device.socket is not None:
+                    device.socket.close()
+        return self.summary(chaos_seconds, convergence, requests, time.monotonic() - started)
 
     def act(self, device: Device):
         roll = self.rng.random()
@@ -358,12 +485,15 @@ class Fleet:
                 self.stats["came_back"] += 1
             return
         if roll < 0.08:
-            device.online = False
+            device.go_offline()
             self.stats["went_offline"] += 1
         elif roll < 0.40:
             device.edit()
-        elif not device.sync():
+        elif not self.sync(device):
             self.stats["sync_interrupted"] += 1
+
+    def sync(self, device: Device) -> bool:
+        return device.push_sync() if self.config.push else device.sync()
 
     def converge(self) -> int:
         """With the network healed, every device syncs until all agree; returns the rounds."""
@@ -372,7 +502,7 @@ class Fleet:
         for round_number in range(1, 20):
             for user in self.users:
                 for device in user.devices:
-                    if not device.sync():
+                    if not self.sync(device):
                         self.breach(f"{device.name}: sync failed on a healed network")
             if all(self.user_converged(user) for user in self.users):
                 return round_number
@@ -425,8 +555,15 @@ class Fleet:
             if not held:
                 self.breach(f"{name}: {check}")
 
-    def summary(self, chaos_seconds, converged_in, convergence_seconds, total_seconds) -> dict:
+    def converged_versions(self) -> int:
+        """The versions (a version number with its data) that every device of their user held
+        at some point of the run, the last one included."""
+        return sum(len(set.intersection(*(device.held for device in user.devices))) for user in self.users)
+
+    def summary(self, chaos_seconds, convergence, requests, total_seconds) -> dict:
+        converged_versions = self.converged_versions()
         return {
+            "mode": "push" if self.config.push else "polling",
             "seed": self.config.seed,
             "users": self.config.users,
             "devices": self.config.users * self.config.devices,
@@ -435,8 +572,14 @@ class Fleet:
             "network": dict(self.network.stats),
             "events": dict(self.stats),
             "server_errors": len(self.http.server_errors),
-            "convergence_rounds": converged_in,
-            "convergence_seconds": round(convergence_seconds, 2),
+            "convergence_rounds": convergence["rounds"],
+            "convergence_seconds": convergence["seconds"],
+            "convergence_requests": convergence["requests"],
+            # Requests: what the devices sent until the fleet converged (retries, sign-ins and
+            # token refreshes included; the network's duplicates and late deliveries not).
+            "requests": requests,
+            "converged_versions": converged_versions,
+            "requests_per_converged_version": round(requests / max(converged_versions, 1), 1),
             "chaos_seconds": round(chaos_seconds, 2),
             "total_seconds": round(total_seconds, 2),
             "breaches": self.breaches,
@@ -444,8 +587,9 @@ class Fleet:
 
 
 SERVER_ENV = {
-    # Every simulated device signs in from 127.0.0.1.
+    # Every simulated device signs in, and opens its events socket, from 127.0.0.1.
     "RATELIMIT_ENABLE": "0",
+    "EVENTS_MAX_SOCKETS_PER_ADDRESS": "1000",
     "WEB_CONCURRENCY": "1",
     "SINGLE_PROCESS": "1",
 }
@@ -473,17 +617,35 @@ def scratch_database(scratch_dir: str):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@dataclass
+class Endpoints:
+    http: str
+    events: str | None = None  # the /ws/events URL, when it is not on the HTTP server
+
+
 @contextlib.contextmanager
-def spawned_server(token_seconds: int):
+def spawned_server(token_seconds: int, *, push: bool = False):
     """gunicorn of this checkout with production settings on a fresh database, its access
-    tokens living `token_seconds`, on a free loopback port. Yields the base URL."""
+    tokens living `token_seconds`, on a free loopback port. Yields its Endpoints.
+
+    Push mode needs the ASGI side too. With REDIS_URL set, events reach sockets in any
+    process: the WSGI gunicorn serves HTTP and the ASGI one the sockets, as the Procfile's
+    `web` and `events` do. Without it, only sockets in the process that published hear an
+    event, so the ASGI side alone serves both."""
     with tempfile.TemporaryDirectory() as scratch, scratch_database(scratch) as database_url:
         env = servers.production_env(
             **SERVER_ENV, DATABASE_URL=database_url, JWT_ACCESS_SECONDS=str(token_seconds)
         )
         servers.manage(env, "migrate", "--noinput")
-        with servers.gunicorn(env) as server:
-            yield server.base_url
+        if not push:
+            with servers.gunicorn(env) as server:
+                yield Endpoints(server.base_url)
+        elif env.get("REDIS_URL"):
+            with servers.gunicorn(env) as web, servers.events(env) as events:
+                yield Endpoints(web.base_url, websocket_url(events.base_url))
+        else:
+            with servers.events(env) as server:
+                yield Endpoints(server.base_url)
 
 
 def main(argv=None) -> int:
@@ -499,6 +661,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--steps", type=int)
     parser.add_argument(
+        "--push",
+        action="store_true",
+        help="devices hear the live events socket and pull when it says another is ahead, "
+        "instead of polling the sync status",
+    )
+    parser.add_argument("--events-url", help="the /ws/events URL with --url, if not on that server")
+    parser.add_argument(
         "--token-seconds",
         type=int,
         default=3,
@@ -506,14 +675,14 @@ def main(argv=None) -> int:
         "only a lifetime longer than the run makes it reproducible to the last request",
     )
     args = parser.parse_args(argv)
-    config = Config.large(args.seed) if args.large else Config(seed=args.seed)
+    config = Config.large(args.seed, args.push) if args.large else Config(seed=args.seed, push=args.push)
     if args.steps:
         config.steps = args.steps
     if args.spawn:
-        with spawned_server(args.token_seconds) as base_url:
-            result = Fleet(base_url, config).run()
+        with spawned_server(args.token_seconds, push=args.push) as endpoints:
+            result = Fleet(endpoints.http, config, endpoints.events).run()
     else:
-        result = Fleet(args.url, config).run()
+        result = Fleet(args.url, config, args.events_url).run()
     print(json.dumps(result, indent=2))
     return 1 if result["breaches"] else 0
 

@@ -7,8 +7,8 @@ TIMINGS = ("chaos_seconds", "convergence_seconds", "total_seconds")
 
 
 def test_a_flaky_fleet_converges_with_every_invariant_held():
-    with spawned_server(token_seconds=2) as base_url:
-        result = Fleet(base_url, Config(seed=11, users=3, devices=8, steps=300)).run()
+    with spawned_server(token_seconds=2) as server:
+        result = Fleet(server.http, Config(seed=11, users=3, devices=8, steps=300)).run()
 
     assert result["breaches"] == []
     assert result["server_errors"] == 0
@@ -23,8 +23,8 @@ def test_a_flaky_fleet_converges_with_every_invariant_held():
 def test_a_seed_reproduces_the_run_when_tokens_outlive_it():
     runs = []
     for _ in range(2):
-        with spawned_server(token_seconds=3600) as base_url:
-            result = Fleet(base_url, Config(seed=5, users=2, devices=4, steps=120)).run()
+        with spawned_server(token_seconds=3600) as server:
+            result = Fleet(server.http, Config(seed=5, users=2, devices=4, steps=120)).run()
         runs.append({key: value for key, value in result.items() if key not in TIMINGS})
 
     assert runs[0] == runs[1]
