@@ -1,6 +1,6 @@
 """The benchmark suite: the app against a bare-WSGI floor and the Express peer, in one run.
 
-    make bench                 # full run, ~10-15 minutes
+    make bench                 # full run, ~20-30 minutes
     make bench BENCH_QUICK=1   # one short round of everything, for iteration
 
 Starts on loopback the app (gunicorn, production settings, PostgreSQL + Redis), the floor
@@ -9,8 +9,9 @@ benchmark database of its own, then measures every scenario for the three conten
 interleaved (A B C, B C A, ...): closed-loop peaks with wrk, latency at a fixed rate below
 the slowest peak with bench/loadgen.js, CPU time per request from /proc/<pid>/stat, memory
 from /proc/<pid>/smaps_rollup, SQL statements per request counted on the wire, and backup
-transfers with their peak worker memory. Servers run on CPU 0, load generators on CPU 1.
-Writes bench/results/<time>.json and .md (and latest.*), and prints the tables.
+transfers with their peak worker memory; and the live events (bench/events.py). Servers run
+on CPU 0, load generators on CPU 1. Writes bench/results/<time>.json and .md (and latest.*),
+and prints the tables.
 """
 
 import contextlib
@@ -46,7 +47,8 @@ SECONDS = 2 if QUICK else 5
 WARMUP_SECONDS = 1 if QUICK else 2
 RATE_SECONDS = 3 if QUICK else 6
 BACKUP_REPEATS = 2 if QUICK else 10
-# For iteration: BENCH_ONLY=scripts_200,sync_get,backups,logins measures just those (no tables).
+# For iteration: BENCH_ONLY=scripts_200,sync_get,backups,logins measures just those (no tables);
+# the live events' rows (bench/events.py) are events_idle, events_latency and rest_asgi.
 ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 SERVER_CPU, LOAD_CPU = "0", "1"
 MIB = 1024 * 1024
@@ -675,6 +677,29 @@ def main() -> None:
     seed = seed_database(env)
     bench = Bench(seed, env)
     report = {"machine": machine()}
+    if not ONLY or MEASURED or "backups" in ONLY:
+        rest(bench, env, database_url, report)
+    from bench import events
+
+    report.update(events.measure(bench, env, seed))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if ONLY:
+        if table := events.markdown(report):
+            (RESULTS / f"events-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
+            print(table)
+        return
+    from bench.report import markdown
+
+    table = markdown(report) + events.markdown(report)
+    for name in (stamp, "latest"):
+        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1, default=str))
+        (RESULTS / f"{name}.md").write_text(table)
+    print(table)
+    log(f"wrote bench/results/{stamp}.json and .md")
+
+
+def rest(bench: Bench, env: dict, database_url: str, report: dict) -> None:
+    """The REST rows: the app against the floor and the peer."""
     log("counting SQL statements per request")
     report["sql_per_request"] = bench.count_statements(env, database_url)
     report["bcrypt_ceiling_per_s"] = bcrypt_ceiling(2 if QUICK else 4)
@@ -696,18 +721,6 @@ def main() -> None:
             "memory after load (workers' RSS MiB): "
             + ", ".join(f"{n} {m['workers_rss_mib']:.0f}" for n, m in report["memory_after_load"].items())
         )
-    if ONLY:
-        return
-    from bench.report import markdown
-
-    table = markdown(report)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for name in (stamp, "latest"):
-        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1, default=str))
-        (RESULTS / f"{name}.md").write_text(table)
-    print(table)
-    log(f"wrote bench/results/{stamp}.json and .md")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,10 @@ MIB = 1024 * 1024
 DEVICES = 64
 SCRIPTS = 20
 LISTED_BACKUPS = 100
+# The live events' users (bench/events.py): two signed-in devices each, one reporting, the
+# other listening on its socket.
+EVENT_USERS = 500
+EVENT_DEVICES = ("phone", "laptop")
 
 
 def payload(size: int, seed: int) -> str:
@@ -49,6 +53,18 @@ def backups_for(user: User, *, count: int, size: int) -> None:
             )
             for n in range(min(10, count - start))
         )
+
+
+def event_users(password_hash: str) -> list[dict]:
+    """EVENT_USERS users with a token per device: {device_id: access token} each. They share
+    one password hash (bcrypt costs 0.25 s a user) and never sign in."""
+    users = User.objects.bulk_create(
+        User(email=f"events-{n:04d}{DOMAIN}", password=password_hash) for n in range(EVENT_USERS)
+    )
+    return [
+        {device: token_family_start(user=user, device_id=device)["access"] for device in EVENT_DEVICES}
+        for user in users
+    ]
 
 
 def main() -> None:
@@ -77,6 +93,7 @@ def main() -> None:
     backups_for(users["latest-1m"], count=1, size=MIB)
     backups_for(users["latest-10m"], count=1, size=10 * MIB)
     tokens = {name: token_family_start(user=user)["access"] for name, user in users.items()}
+    event_tokens = event_users(users["main"].password)
     print(
         json.dumps(
             {
@@ -85,6 +102,7 @@ def main() -> None:
                 "tokens": tokens,
                 "devices": DEVICES,
                 "scripts": AIScript.objects.filter(is_active=True).count(),
+                "event_tokens": event_tokens,
             }
         )
     )
