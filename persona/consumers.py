@@ -160,6 +160,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.token = token
         self._later(token["exp"] - time.time(), CloseCode.UNAUTHORIZED, "token expired")
         if renewing:
+            # Group memberships expire (channels-redis: a day): a renewed socket joins again.
+            for group in self.groups:
+                await self.channel_layer.group_add(group, self.channel_name)
             return
         if _open_by_user[family.user_id] >= settings.EVENTS_MAX_SOCKETS_PER_USER:
             await self.close(CloseCode.TOO_MANY, "too many sockets for this user")

@@ -16,20 +16,22 @@ and the devices catch up from the backlog, or are told to resync, when they reco
 import asyncio
 import collections
 import logging
+import os
 import threading
 import time
 
 import orjson
 import redis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
-# How long publishing may wait for the channel layer (the backlog's Redis calls: the same).
+# How long publishing may wait for the channel layer (the backlog's Redis calls: the same):
+# a channel layer that hangs must not hold the request that published.
 SEND_SECONDS = 1
 
 
@@ -103,15 +105,38 @@ def _send(user_id, type: str, data: dict, source_device: str) -> None:
 
 
 def _group_send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
     try:
-        async_to_sync(_group_send_within)(group, message, SEND_SECONDS)
+        if isinstance(layer, InMemoryChannelLayer):
+            # The in-memory layer lives in the one event loop of its process (make run's):
+            # async_to_sync sends from there.
+            async_to_sync(_send_within)(layer, group, message)
+        else:
+            sending = asyncio.run_coroutine_threadsafe(_send_within(layer, group, message), _publisher_loop())
+            sending.result(timeout=SEND_SECONDS + 1)
     except (redis.RedisError, OSError, TimeoutError):
         logger.exception("channel layer unavailable; %s not delivered live", message["type"])
 
 
-async def _group_send_within(group: str, message: dict, seconds: float) -> None:
-    # Bounded: a channel layer that hangs must not hold the request that published.
-    await asyncio.wait_for(get_channel_layer().group_send(group, message), seconds)
+async def _send_within(layer, group: str, message: dict) -> None:
+    await asyncio.wait_for(layer.group_send(group, message), SEND_SECONDS)
+
+
+_publisher = None
+_publisher_lock = threading.Lock()
+
+
+def _publisher_loop() -> asyncio.AbstractEventLoop:
+    """An event loop that runs in a thread of its own for as long as the process lives, from
+    which every request thread sends to Redis. A WSGI thread has no loop: async_to_sync would
+    make a new one per event, and channels-redis a new connection for it (bench/README.md)."""
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="events-publisher", daemon=True).start()
+            _publisher = (os.getpid(), loop)
+        return _publisher[1]
 
 
 def now() -> str:

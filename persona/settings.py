@@ -242,7 +242,22 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # Messages waiting for one socket beyond `capacity` are dropped; the socket is then
             # too slow anyway and catches up from the backlog when it reconnects.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "persona:channels", "capacity": 100},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # Longer than the 5 s a socket's receive blocks in BZPOPMIN: redis-py's
+                        # default would end that read, and with it the socket (1011).
+                        "socket_timeout": 10,
+                        "socket_connect_timeout": 2,
+                        # Connections one worker may hold at once: every socket that opens or
+                        # closes takes one briefly, and a burst beyond the limit fails.
+                        "max_connections": 1000,
+                    }
+                ],
+                "prefix": "persona:channels",
+                "capacity": 100,
+            },
         }
     }
 else:
