@@ -128,6 +128,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         await self.close(CloseCode.MALFORMED, "unknown message type")
 
+    async def websocket_disconnect(self, message):
+        self.closing = True  # the client is gone: nothing more can be sent
+        await super().websocket_disconnect(message)
+
     async def disconnect(self, code):
         await self._release()
 
