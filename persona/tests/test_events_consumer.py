@@ -32,7 +32,7 @@ async def connected(access: str) -> ApplicationCommunicator:
 
 def test_a_send_that_cannot_complete_in_time_drops_the_socket(settings):
     """A client that stopped reading: the server's send waits on a full socket buffer."""
-    settings.EVENTS_SEND_SECONDS = 1
+    settings.EVENTS_SEND_SECONDS = 0.1
     consumer = consumers.EventsConsumer()
 
     async def a_client_that_stopped_reading(message):
