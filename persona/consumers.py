@@ -110,7 +110,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self._later(settings.EVENTS_AUTH_SECONDS, CloseCode.UNAUTHORIZED, "no token in time")
 
     async def receive(self, text_data=None, bytes_data=None):
-        if len(text_data or bytes_data or "") > settings.EVENTS_MAX_MESSAGE_BYTES:
+        if self.closing:
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.EVENTS_MAX_MESSAGE_BYTES:
             await self.close(CloseCode.TOO_BIG, "message too big")
             return
         try:
@@ -153,6 +156,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.close(CloseCode.UNAUTHORIZED, "invalid or expired token")
             return
         family = await database_sync_to_async(token_family_get)(token)
+        if self.closing:
+            return  # closed meanwhile (its auth delay ran out)
         if family is None:
             await self.close(CloseCode.UNAUTHORIZED, "revoked token")
             return

@@ -207,8 +207,9 @@ def test_ping_is_answered_with_pong(server, account):
         ('{"type": "subscribe", "user": "someone-else"}', 4400),
         (b"\x00binary", 4400),
         (json.dumps({"type": "ping", "padding": "x" * 5000}), 1009),
+        (json.dumps({"type": "ping", "padding": "é" * 3000}, ensure_ascii=False), 1009),
     ],
-    ids=["not-json", "not-an-object", "no-type", "unknown-type", "binary", "too-big"],
+    ids=["not-json", "not-an-object", "no-type", "unknown-type", "binary", "too-big", "too-big-in-bytes"],
 )
 def test_a_malformed_message_closes_the_socket(server, account, message, code):
     with socket(server, account.access("phone")) as phone:
