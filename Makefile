@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 3000
+# The code `make run` reloads on change: watching the whole checkout would scan .venv's
+# thousands of files several times a second.
+APPS := persona accounts sync backups ai_scripts
 
 .PHONY: run test test-tools lint fmt check schema schema-check contract fleet bench bench-compare
 
@@ -15,7 +18,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 run: $(BIN)/.installed
 	DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DEBUG=1 $(BIN)/uvicorn persona.asgi:application --reload --no-access-log --host 0.0.0.0 --port $(PORT)
+	DEBUG=1 $(BIN)/uvicorn persona.asgi:application --host 0.0.0.0 --port $(PORT) --no-access-log \
+		--reload $(foreach app,$(APPS),--reload-dir $(app))
 
 test: $(BIN)/.installed
 	$(BIN)/pytest
