@@ -68,7 +68,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             if not self.closing:
                 await send({"type": "websocket.close", "code": CloseCode.UNAVAILABLE})
         finally:
-            await self._release()
+            self._release()
 
     async def close(self, code=None, reason=None):
         # Once closing, nothing more is sent: a timer or a live event may still come.
@@ -134,9 +134,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def websocket_disconnect(self, message):
         self.closing = True  # the client is gone: nothing more can be sent
         await super().websocket_disconnect(message)
-
-    async def disconnect(self, code):
-        await self._release()
 
     async def event_deliver(self, message):
         event = message["event"]
@@ -235,15 +232,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
             timer.cancel()
         self.timers = []
 
-    async def _release(self):
-        """Gives back what this socket counted; safe to call more than once."""
-        self._cancel_timers()
+    def _release(self):
+        """Gives back what this socket counted, however it ended (connect() may not have run)."""
+        if getattr(self, "timers", None):
+            self._cancel_timers()
         if getattr(self, "counted_user", False):
             _forget(_open_by_user, self.user_id)
-            self.counted_user = False
         if getattr(self, "counted_address", False):
             _forget(_open_by_address, self.address)
-            self.counted_address = False
 
 
 def _bearer(header: str) -> str:
