@@ -79,7 +79,7 @@ def test_deactivating_a_user_in_the_admin_closes_their_sockets():
 
 
 @contextlib.contextmanager
-def reconnected(base_url: str, token: str, attempts: int = 5):
+def reconnected(base_url: str, token: str, attempts: int = 10):
     """A socket as a client gets one after an outage: retrying, with a pause, until `ready`
     (the first attempts may still meet the layer's broken connections, and close with 1011)."""
     for attempt in range(attempts):
