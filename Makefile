@@ -7,7 +7,7 @@ PORT ?= 3000
 # thousands of files several times a second.
 APPS := persona accounts sync backups ai_scripts
 
-.PHONY: run test test-tools lint fmt check schema schema-check contract fleet bench bench-compare
+.PHONY: run test test-s3 test-tools lint fmt check schema schema-check contract fleet bench bench-compare
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -24,10 +24,16 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/pytest
 
+# The suite with the backups' payloads on S3: a SeaweedFS started for the run on free loopback
+# ports (testing/seaweedfs.py) and its BACKUP_S3_* variables set; stopped after.
+test-s3: $(BIN)/.installed
+	$(BIN)/python -m testing.seaweedfs -- $(BIN)/pytest
+
 # The tools' own tests: the fleet simulation converges, the benchmark's baselines do the
-# app's work (those need PostgreSQL: DATABASE_URL). CI runs them; they take a minute or two.
+# app's work (those need PostgreSQL: DATABASE_URL), SeaweedFS starts and stops cleanly. CI
+# runs them; they take a minute or two.
 test-tools: $(BIN)/.installed
-	$(BIN)/pytest bench
+	$(BIN)/pytest bench testing
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -183,13 +183,13 @@ def nginx(*, upstream_port: int, directory: Path, events_port: int | None = None
         stop(process)
 
 
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM, a wait, then SIGKILL to the process group: some servers ignore SIGTERM, and
-    a stuck master must not leave workers behind."""
+def stop(process: subprocess.Popen, timeout: float = STOP_SECONDS) -> None:
+    """SIGTERM, a wait of up to `timeout` seconds, then SIGKILL to the process group: some
+    servers ignore SIGTERM, and a stuck master must not leave workers behind."""
     if process.poll() is None:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_SECONDS)
+            process.wait(timeout=timeout)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
