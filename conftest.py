@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
@@ -12,6 +14,19 @@ def fast_password_hasher(request, settings):
     """bcrypt at 12 rounds costs ~0.25 s a hash; tests use a fast one unless marked."""
     if "real_hasher" not in request.keywords:
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def separate_backup_storage(settings, tmp_path):
+    """Each test stores payloads apart: in its own folder, or under its own prefix of the
+    bucket when the suite runs on S3 (BACKUP_S3_BUCKET, `make test-s3`)."""
+    backups = settings.STORAGES["backups"]
+    options = dict(backups["OPTIONS"])
+    if settings.BACKUP_S3_BUCKET:
+        options["location"] = f"tests/{uuid.uuid4().hex}"
+    else:
+        options["location"] = str(tmp_path / "backup-payloads")
+    settings.STORAGES = {**settings.STORAGES, "backups": {**backups, "OPTIONS": options}}
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from rest_framework_simplejwt.tokens import RefreshToken, Token, UntypedToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.models import TokenFamily, User
+from backups.services import backups_delete_for_user
 from persona import events
 from persona.exceptions import Conflict
 
@@ -69,6 +70,7 @@ def user_delete(*, user: User, password: str) -> None:
         raise ValidationError({"password": ["The password is wrong."]})
     user_id = user.pk
     with transaction.atomic():
+        backups_delete_for_user(user_id=user_id)
         user.delete()
         events.sessions_changed(user_ids=[user_id])
 

@@ -15,10 +15,11 @@ from persona.parsers import json_loads
 # Room for the JSON around the payload: keys, checksum, device_id, sync_version. The payload's
 # own JSON text counts too, so \u-escaped characters use up the limit faster.
 ENVELOPE_BYTES = 64 * 1024
+JSON_ELSEWHERE = "inside a JSON body; larger ones use the uploads endpoint"
 
 
 def body_limit() -> int:
-    return settings.BACKUP_MAX_BYTES + ENVELOPE_BYTES
+    return settings.BACKUP_JSON_MAX_BYTES + ENVELOPE_BYTES
 
 
 def is_chunked(request) -> bool:
@@ -40,11 +41,11 @@ class BackupUploadParser(BaseParser):
         declared = parser_context["request"].META.get("CONTENT_LENGTH") or "0"
         # An honest oversized Content-Length is refused before a byte of the body is read.
         if declared.isdigit() and int(declared) > limit:
-            raise BackupTooLarge()
+            raise BackupTooLarge(settings.BACKUP_JSON_MAX_BYTES, JSON_ELSEWHERE)
         # One byte over the limit is enough to know; the rest is never read into memory.
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise BackupTooLarge()
+            raise BackupTooLarge(settings.BACKUP_JSON_MAX_BYTES, JSON_ELSEWHERE)
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = body.decode(encoding)

@@ -69,7 +69,9 @@ class BackupMetadataSerializer(serializers.ModelSerializer):
 _datetime = serializers.DateTimeField()
 
 
-class BackupSerializer(serializers.ModelSerializer):
+class BackupSerializer(BackupMetadataSerializer):
+    """The metadata and the payload as text; the view adds `encrypted_data`, read from storage."""
+
     encrypted_data = PayloadField(read_only=True)
 
     class Meta:

@@ -1,25 +1,29 @@
-"""Backup rules: verified uploads, idempotent retries and per-user retention.
+"""Backup rules: verified uploads, idempotent retries, per-user retention and quota.
 
 Every write for a user first locks that user's row, so one user's uploads and prunes run
-one after another: retention and idempotency always decide on a settled set of backups.
+one after another: retention, quota and idempotency always decide on a settled set of
+backups. A payload is written to storage before its row exists and deleted after its row is
+gone, so a crash in between leaves at worst an orphaned object (`manage.py
+backups_orphans` finds those), never a backup without its bytes.
 """
 
 import hashlib
+import uuid
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from backups.exceptions import BackupTooLarge
-from backups.models import UserBackup
+from backups import storage
+from backups.exceptions import BackupTooLarge, QuotaExceeded
+from backups.models import BackupUpload, UserBackup
+from backups.parsers import JSON_ELSEWHERE
 from persona import events
 from persona.exceptions import Conflict
-
-# The payload is encoded for hashing a slice at a time, so its UTF-8 bytes never exist whole.
-ENCODE_SLICE_CHARS = 1024 * 1024
 
 
 def backup_create(
@@ -31,60 +35,148 @@ def backup_create(
     sync_version: int | None = None,
     idempotency_key: str = "",
 ) -> tuple[UserBackup, bool]:
-    """Stores a verified backup and prunes the user's oldest beyond BACKUP_KEEP.
+    """Stores a backup sent inside a JSON body (its payload: the UTF-8 bytes of
+    `encrypted_data`) and prunes the user's oldest beyond BACKUP_KEEP.
 
     Returns (backup, created). A retry with an earlier Idempotency-Key returns that
     earlier backup (created False) when it carries the same upload, else a 409; so does a
     backup older (by sync_version) than one already stored.
     """
-    data_size, digest = _measure(encrypted_data)
-    if data_size > settings.BACKUP_MAX_BYTES:
-        raise BackupTooLarge()
+    data = _encode(encrypted_data)
+    if len(data) > settings.BACKUP_JSON_MAX_BYTES:
+        raise BackupTooLarge(settings.BACKUP_JSON_MAX_BYTES, JSON_ELSEWHERE)
+    digest = hashlib.sha256(data).hexdigest()
     if digest != checksum.lower():
         raise ValidationError({"checksum": ["Does not match the SHA-256 of encrypted_data."]})
-    with transaction.atomic():
-        _lock_user(user.pk)
-        earlier = _earlier_upload(
-            user=user, idempotency_key=idempotency_key, upload=(digest, device_id, sync_version)
-        )
-        if earlier is not None:
-            return earlier, False
-        _refuse_stale(user=user, sync_version=sync_version)
-        backup = UserBackup.objects.create(
+    upload = (digest, device_id, sync_version)
+    # Asked once before writing anything, so a retry or a refused upload costs no storage;
+    # backup_store asks again under the user's lock.
+    earlier = _earlier_upload(user=user, idempotency_key=idempotency_key, upload=upload)
+    if earlier is not None:
+        return earlier, False
+    _refuse_stale(user=user, sync_version=sync_version)
+    quota_check(user=user, adding=len(data))
+
+    backup_id = uuid.uuid4()
+    key = storage.backup_key(user.pk, backup_id)
+    storage.payload_save(key, data)
+    try:
+        backup, created = backup_store(
             user=user,
-            encrypted_data=encrypted_data,
-            # Taken under the user's lock, so each upload is later than the ones before it.
-            backup_date=timezone.now(),
-            data_size=data_size,
+            backup_id=backup_id,
+            storage_key=key,
+            data_size=len(data),
             checksum=digest,
             device_id=device_id,
             sync_version=sync_version,
             idempotency_key=idempotency_key,
         )
-        # Even a BACKUP_KEEP below 1 keeps the backup just uploaded.
-        _prune(user_id=user.pk, keep=max(settings.BACKUP_KEEP, 1), always_keep=backup.pk)
-        events.publish(
-            user_id=user.pk,
-            type=events.EventType.BACKUP_CREATED,
-            data={
-                "backup_id": str(backup.pk),
-                "device_id": device_id,
-                "sync_version": sync_version,
-                "data_size": data_size,
-            },
-            source_device=device_id,
+    except BaseException:
+        storage.payload_delete(key)
+        raise
+    if not created:
+        storage.payload_delete(key)
+    return backup, created
+
+
+def backup_store(
+    *,
+    user,
+    backup_id,
+    storage_key: str,
+    data_size: int,
+    checksum: str,
+    device_id: str,
+    sync_version: int | None,
+    idempotency_key: str,
+    upload: BackupUpload | None = None,
+) -> tuple[UserBackup, bool]:
+    """Makes a payload already in storage a backup (the rules of backup_create), prunes
+    beyond BACKUP_KEEP and tells the user's devices. `upload`: the tus upload it came from,
+    marked complete in the same transaction."""
+    with transaction.atomic():
+        _lock_user(user.pk)
+        earlier = _earlier_upload(
+            user=user, idempotency_key=idempotency_key, upload=(checksum, device_id, sync_version)
         )
-    return backup, True
+        if earlier is not None:
+            backup, created = earlier, False
+        else:
+            _refuse_stale(user=user, sync_version=sync_version)
+            quota_check(user=user, adding=data_size, upload=upload)
+            backup = UserBackup.objects.create(
+                id=backup_id,
+                user=user,
+                storage_key=storage_key,
+                # Taken under the user's lock, so each upload is later than the ones before it.
+                backup_date=timezone.now(),
+                data_size=data_size,
+                checksum=checksum,
+                device_id=device_id,
+                sync_version=sync_version,
+                idempotency_key=idempotency_key,
+            )
+            created = True
+            # Even a BACKUP_KEEP below 1 keeps the backup just uploaded.
+            _prune(user_id=user.pk, keep=_keep(), always_keep=backup.pk)
+            events.publish(
+                user_id=user.pk,
+                type=events.EventType.BACKUP_CREATED,
+                data={
+                    "backup_id": str(backup.pk),
+                    "device_id": device_id,
+                    "sync_version": sync_version,
+                    "data_size": data_size,
+                },
+                source_device=device_id,
+            )
+        if upload is not None:
+            upload.offset = upload.length
+            upload.backup = backup
+            upload.completed_at = timezone.now()
+            upload.save(update_fields=["offset", "backup", "completed_at", "storage_state"])
+    return backup, created
 
 
 def backup_delete(*, backup: UserBackup) -> None:
-    """Deletes the backup and tells the user's devices."""
+    """Deletes the backup and its payload, and tells the user's devices."""
     with transaction.atomic():
-        backup_id = backup.pk
+        backup_id, key = backup.pk, backup.storage_key
         backup.delete()
+        _delete_payloads_on_commit([key])
         events.publish(
             user_id=backup.user_id, type=events.EventType.BACKUP_DELETED, data={"backup_id": str(backup_id)}
         )
+
+
+def backups_delete_for_user(*, user_id) -> None:
+    """Call inside the transaction that deletes the user: once it commits, the payloads of the
+    user's backups and unfinished uploads are deleted from storage too (the rows go by CASCADE)."""
+    keys = list(UserBackup.objects.filter(user_id=user_id).values_list("storage_key", flat=True))
+    _delete_payloads_on_commit(keys)
+    for upload in BackupUpload.objects.filter(user_id=user_id, completed_at=None):
+        transaction.on_commit(partial(storage.upload_abort, upload), robust=True)
+
+
+def storage_used(*, user, upload: BackupUpload | None = None) -> int:
+    """Bytes the user's quota counts once one more backup is stored: the backups retention
+    keeps beside it (the newest BACKUP_KEEP - 1) and the unfinished uploads, `upload` aside."""
+    kept = (
+        UserBackup.objects.filter(user=user)
+        .order_by("-backup_date", "-id")
+        .values_list("data_size", flat=True)[: _keep() - 1]
+    )
+    uploads = BackupUpload.objects.filter(user=user, completed_at=None)
+    if upload is not None:
+        uploads = uploads.exclude(pk=upload.pk)
+    return sum(kept) + (uploads.aggregate(total=Sum("length"))["total"] or 0)
+
+
+def quota_check(*, user, adding: int, upload: BackupUpload | None = None) -> None:
+    """A 413 naming the quota and the current use when `adding` more bytes would pass it."""
+    used = storage_used(user=user, upload=upload)
+    if used + adding > settings.BACKUP_QUOTA_BYTES:
+        raise QuotaExceeded(used=used, adding=adding)
 
 
 def backups_prune(*, keep: int, dry_run: bool = False) -> tuple[int, int]:
@@ -114,7 +206,7 @@ def _earlier_upload(*, user, idempotency_key: str, upload: tuple) -> UserBackup 
     """The backup stored under this Idempotency-Key; a 409 when it holds a different upload."""
     if not idempotency_key:
         return None
-    earlier = UserBackup.objects.without_payload().filter(user=user, idempotency_key=idempotency_key).first()
+    earlier = UserBackup.objects.filter(user=user, idempotency_key=idempotency_key).first()
     if earlier is not None and (earlier.checksum, earlier.device_id, earlier.sync_version) != upload:
         raise Conflict(
             {
@@ -157,29 +249,38 @@ def _refuse_stale(*, user, sync_version: int | None) -> None:
 
 def _prune(*, user_id, keep: int, always_keep=None) -> int:
     """Deletes all but the user's newest `keep` backups (`always_keep` counting as one of
-    them) with one DELETE that never reads a payload."""
+    them), and their payloads once the transaction commits."""
     backups = UserBackup.objects.filter(user_id=user_id)
     newest = backups.exclude(pk=always_keep).order_by("-backup_date", "-id").values_list("pk", flat=True)
     survivors = [always_keep, *newest[: keep - 1]] if always_keep else list(newest[:keep])
-    deleted, _ = backups.exclude(pk__in=survivors).delete()
-    return deleted
+    doomed = backups.exclude(pk__in=survivors)
+    keys = list(doomed.values_list("storage_key", flat=True))
+    if not keys:
+        return 0
+    doomed.delete()
+    _delete_payloads_on_commit(keys)
+    return len(keys)
+
+
+def _delete_payloads_on_commit(keys: list[str]) -> None:
+    """Payloads go once their rows are surely gone; one that fails to go is an orphan for
+    `manage.py backups_orphans`, not an error for the user."""
+    for key in keys:
+        transaction.on_commit(partial(storage.payload_delete, key), robust=True)
+
+
+def _keep() -> int:
+    return max(settings.BACKUP_KEEP, 1)
 
 
 def _lock_user(user_id) -> None:
     list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
 
 
-def _measure(encrypted_data: str) -> tuple[int, str]:
-    """The payload's UTF-8 size and SHA-256 hex digest, in one pass."""
-    digest = hashlib.sha256()
-    size = 0
+def _encode(encrypted_data: str) -> bytes:
     try:
-        for start in range(0, len(encrypted_data), ENCODE_SLICE_CHARS):
-            chunk = encrypted_data[start : start + ENCODE_SLICE_CHARS].encode("utf-8")
-            size += len(chunk)
-            digest.update(chunk)
+        return encrypted_data.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError(
             {"encrypted_data": ["Must be valid Unicode text (no lone surrogates)."]}
         ) from None
-    return size, digest.hexdigest()

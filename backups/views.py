@@ -1,10 +1,11 @@
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
 
-from backups import services
+from backups import downloads, services, storage
 from backups.models import UserBackup
 from backups.parsers import BackupUploadParser, is_chunked
 from backups.schema import BACKUP, METADATA, TOO_LARGE, UPLOAD
@@ -15,6 +16,7 @@ from backups.serializers import (
     BackupUploadSerializer,
 )
 from backups.transfers import TransferSlot
+from persona.exceptions import Conflict
 from persona.ratelimit import rate_limit
 from persona.schema import RETRY_AFTER, errors
 
@@ -90,12 +92,10 @@ class BackupViewSet(
 
     def get_queryset(self):
         backups = UserBackup.objects.filter(user=self.request.user).order_by("-backup_date", "-id")
-        if self.action in ("retrieve", "latest"):
-            return backups
         if self.action == "list":
             # Rows with the metadata's attributes, not model instances (bench/README.md).
             return backups.values_list(*METADATA_FIELDS, named=True)
-        return backups.without_payload()
+        return backups
 
     def get_serializer_class(self):
         if self.action in ("retrieve", "latest"):
@@ -147,14 +147,39 @@ class BackupViewSet(
         return self._with_payload(newest)
 
     def _with_payload(self, find):
-        """The backup with its payload, sent within a transfer slot that is held until the
-        response has been written out (its JSON is built after the view returns)."""
+        """The backup with its payload inside the JSON, sent within a transfer slot that is
+        held until the response has been written out (its JSON is built after the view
+        returns). Only for payloads the JSON endpoints can carry: text, up to
+        BACKUP_JSON_MAX_BYTES; the rest come from `download`."""
         slot = TransferSlot(self.request.user.pk)
         try:
-            return PayloadResponse(self.get_serializer(find()).data, slot=slot)
+            backup = find()
+            if backup.data_size > settings.BACKUP_JSON_MAX_BYTES:
+                raise DownloadRequired(backup, f"it is larger than {settings.BACKUP_JSON_MAX_BYTES} bytes")
+            try:
+                text = storage.payload_read_all(backup.storage_key).decode("utf-8")
+            except UnicodeDecodeError:
+                raise DownloadRequired(backup, "its bytes are not UTF-8 text") from None
+            return PayloadResponse({**self.get_serializer(backup).data, "encrypted_data": text}, slot=slot)
         except BaseException:
             slot.release()
             raise
+
+    @action(detail=True)
+    def download(self, request, pk=None):
+        backup = self.get_object()
+        return downloads.payload_response(request, backup)
+
+
+class DownloadRequired(Conflict):
+    def __init__(self, backup, reason: str):
+        super().__init__(
+            {
+                "detail": f"This backup cannot be sent inside JSON: {reason}. "
+                f"Download it from /api/sync/backup/{backup.pk}/download.",
+                "code": "download_required",
+            }
+        )
 
 
 class PayloadResponse(Response):

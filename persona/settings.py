@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config as BotoConfig
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from persona import database
@@ -352,9 +354,58 @@ RATE_LIMITS = {
 # How many proxies in front of the app append to X-Forwarded-For (0: trust REMOTE_ADDR only).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
-# Backups: the largest accepted payload, and how many backups each user keeps.
-BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 10 * 1024 * 1024)
+# Backups: payload bytes live in the "backups" storage (STORAGES below), metadata in the
+# database. The largest backup (a tus upload), the largest sent inside a JSON body, each
+# user's quota (kept backups + uploads in progress), unfinished uploads per user, how long an
+# unfinished upload lives, and how many backups each user keeps.
+BACKUP_MAX_BYTES = env_int("BACKUP_MAX_BYTES", 1024**3, minimum=1)
+BACKUP_JSON_MAX_BYTES = env_int("BACKUP_JSON_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+BACKUP_QUOTA_BYTES = env_int("BACKUP_QUOTA_BYTES", 5 * 1024**3, minimum=1)
+BACKUP_UPLOADS_PER_USER = env_int("BACKUP_UPLOADS_PER_USER", 2, minimum=1)
+BACKUP_UPLOAD_EXPIRY_SECONDS = env_int("BACKUP_UPLOAD_EXPIRY_SECONDS", 24 * 3600, minimum=60)
 BACKUP_KEEP = env_int("BACKUP_KEEP", 10)
+# Where payloads are stored: an S3-compatible bucket when BACKUP_S3_BUCKET is set (keys from
+# BACKUP_S3_ACCESS_KEY_ID / BACKUP_S3_SECRET_ACCESS_KEY, else boto3's own chain: AWS_*
+# variables, an instance role), otherwise a folder (BACKUP_STORAGE_DIR, default next to the
+# SQLite file).
+BACKUP_S3_BUCKET = env_str("BACKUP_S3_BUCKET")
+BACKUP_STORAGE_DIR = env_str("BACKUP_STORAGE_DIR", str(BASE_DIR / "backup-payloads"))
+# Downloads from S3 answer with a redirect to a presigned URL valid this many seconds instead
+# of passing the bytes through the app (0: through the app).
+BACKUP_S3_PRESIGNED_SECONDS = env_int("BACKUP_S3_PRESIGNED_SECONDS", 0, minimum=0)
+if BACKUP_S3_BUCKET:
+    BACKUP_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "endpoint_url": env_str("BACKUP_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("BACKUP_S3_REGION", "us-east-1"),
+            "access_key": env_str("BACKUP_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("BACKUP_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("BACKUP_S3_PREFIX"),
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_expire": BACKUP_S3_PRESIGNED_SECONDS or 300,
+            "client_config": BotoConfig(
+                signature_version="s3v4",
+                s3={"addressing_style": env_str("BACKUP_S3_ADDRESSING_STYLE", "auto")},
+                # Only when an operation needs one: S3-compatible servers differ in the rest.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        },
+    }
+else:
+    BACKUP_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": BACKUP_STORAGE_DIR, "allow_overwrite": True},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "backups": BACKUP_STORAGE,
+}
 # Backup uploads and payload downloads in flight at once: per worker process (more get a 503)
 # and per user across every worker (more get a 429). See backups.transfers.
 BACKUP_TRANSFERS_PER_WORKER = env_int("BACKUP_TRANSFERS_PER_WORKER", 2)
@@ -364,6 +415,28 @@ BACKUP_TRANSFERS_PER_USER = env_int("BACKUP_TRANSFERS_PER_USER", 2)
 AI_HEALTH_CACHE_SECONDS = env_int("AI_HEALTH_CACHE_SECONDS", 30)
 
 CORS_ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS", [])
+# A web page may send and read the headers of resumable uploads (tus) and downloads.
+CORS_ALLOW_HEADERS = (
+    *cors_default_headers,
+    "idempotency-key",
+    "tus-resumable",
+    "upload-checksum",
+    "upload-length",
+    "upload-metadata",
+    "upload-offset",
+)
+CORS_EXPOSE_HEADERS = [
+    "Backup-Id",
+    "Content-Range",
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Upload-Expires",
+    "Upload-Length",
+    "Upload-Offset",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -5,6 +5,7 @@ import sqlite3
 import time
 
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -159,6 +160,9 @@ def service_unavailable_for(exc: Exception) -> ServiceUnavailable | None:
     if isinstance(exc, RedisError):
         logger.error("cache unavailable", exc_info=exc)
         return ServiceUnavailable("The cache is unavailable; try again later.")
+    if isinstance(exc, BotoCoreError | ClientError):
+        logger.error("backup storage unavailable", exc_info=exc)
+        return ServiceUnavailable("The backup storage is unavailable; try again later.")
     return None
 
 

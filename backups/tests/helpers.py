@@ -2,6 +2,8 @@
 
 import hashlib
 
+from backups import storage
+
 URL = "/api/sync/backup"
 
 
@@ -14,7 +16,11 @@ def upload_body(data: str, **extra) -> dict:
     return {"encrypted_data": data, "checksum": sha256(data), **extra}
 
 
-def selects_payload(queries) -> bool:
-    """Whether any captured SELECT reads the payload column."""
-    selects = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
-    return any("encrypted_data" in sql for sql in selects)
+def stored_keys() -> list[str]:
+    """The keys of every backup payload in storage."""
+    return sorted(storage.stored_keys("backups/"))
+
+
+def stored(backup) -> bytes:
+    """A backup's payload as stored."""
+    return storage.payload_read_all(backup.storage_key)

@@ -1,21 +1,20 @@
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
-
 from backups.models import UserBackup
-from backups.tests.helpers import URL, selects_payload
+from backups.tests.helpers import URL, stored_keys
 from testing.helpers import PASSWORD
 
 
-def test_it_deletes_one_backup(alice_client, alice, make_backup):
+def test_it_deletes_one_backup_and_its_payload(
+    alice_client, alice, make_backup, django_capture_on_commit_callbacks
+):
     doomed = make_backup(alice, "doomed")
     kept = make_backup(alice, "kept")
 
-    with CaptureQueriesContext(connection) as queries:
+    with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.delete(f"{URL}/{doomed.id}")
 
     assert response.status_code == 204
     assert list(UserBackup.objects.values_list("id", flat=True)) == [kept.id]
-    assert not selects_payload(queries.captured_queries)
+    assert stored_keys() == [kept.storage_key]
 
 
 def test_another_users_backup_is_404_and_stays(alice_client, bob, make_backup):
@@ -46,17 +45,19 @@ def test_it_needs_a_token(api_client, alice, make_backup):
     assert UserBackup.objects.count() == 1
 
 
-def test_deleting_the_account_deletes_its_backups_without_reading_them(alice_client, alice, bob, make_backup):
+def test_deleting_the_account_deletes_its_backups_and_their_payloads(
+    alice_client, alice, bob, make_backup, django_capture_on_commit_callbacks
+):
     make_backup(alice, "one")
     make_backup(alice, "two")
     bobs = make_backup(bob, "bob's")
 
-    with CaptureQueriesContext(connection) as queries:
+    with django_capture_on_commit_callbacks(execute=True):
         response = alice_client.delete("/api/auth/profile", {"password": PASSWORD}, format="json")
 
     assert response.status_code == 204
     assert list(UserBackup.objects.values_list("id", flat=True)) == [bobs.id]
-    assert not selects_payload(queries.captured_queries)
+    assert stored_keys() == [bobs.storage_key]
 
 
 def test_other_verbs_are_405(alice_client, alice, make_backup):

@@ -108,7 +108,7 @@ def test_the_database_refuses_a_second_backup_under_one_key(alice, bob, make_bac
     with pytest.raises(IntegrityError), transaction.atomic():
         UserBackup.objects.create(
             user=alice,
-            encrypted_data="x",
+            storage_key="backups/x",
             backup_date=timezone.now(),
             data_size=1,
             checksum=sha256("x"),

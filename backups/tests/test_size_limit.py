@@ -1,4 +1,4 @@
-"""BACKUP_MAX_BYTES: 413 and nothing stored, however the client frames the body.
+"""BACKUP_JSON_MAX_BYTES: 413 and nothing stored, however the client frames the body.
 
 Wrong Content-Lengths and chunked bodies only exist on a real socket, so most of these
 tests talk to a live gunicorn with a 64 KiB limit.
@@ -18,14 +18,16 @@ from testing.helpers import PASSWORD, http, live_gunicorn
 
 LIVE_LIMIT = 64 * 1024
 TOO_LARGE = {
-    "detail": f"A backup may hold at most {LIVE_LIMIT} bytes ({LIVE_LIMIT / 2**20:g} MiB).",
+    "detail": f"A backup may hold at most {LIVE_LIMIT} bytes (64 KiB) inside a JSON body; "
+    "larger ones use the uploads endpoint.",
     "code": "backup_too_large",
+    "limit": LIVE_LIMIT,
 }
 
 
 @pytest.fixture
 def small_limit(settings):
-    settings.BACKUP_MAX_BYTES = LIVE_LIMIT
+    settings.BACKUP_JSON_MAX_BYTES = LIVE_LIMIT
 
 
 def test_a_payload_of_exactly_the_limit_is_stored(alice_client, small_limit):
@@ -37,7 +39,7 @@ def test_a_payload_of_exactly_the_limit_is_stored(alice_client, small_limit):
 
 def test_djangos_smaller_request_body_limit_does_not_apply_to_uploads(alice_client, small_limit, settings):
     # Django refuses bodies past DATA_UPLOAD_MAX_MEMORY_SIZE when they are read whole
-    # (`request.body`); uploads are read by their own bound, BACKUP_MAX_BYTES.
+    # (`request.body`); uploads are read by their own bound, BACKUP_JSON_MAX_BYTES.
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
 
     response = alice_client.post(URL, upload_body("a" * (LIVE_LIMIT // 2)), format="json")
@@ -84,7 +86,7 @@ def call(base: str, method: str, path: str, body=None, token=None) -> tuple[int,
 def live(tmp_path_factory):
     """A gunicorn worker on its own SQLite file, and a signed-in user's token."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('live') / 'db.sqlite3'}"
-    with live_gunicorn(migrate=True, DATABASE_URL=database_url, BACKUP_MAX_BYTES=str(LIVE_LIMIT)) as (
+    with live_gunicorn(migrate=True, DATABASE_URL=database_url, BACKUP_JSON_MAX_BYTES=str(LIVE_LIMIT)) as (
         _,
         base,
     ):

@@ -27,7 +27,7 @@ def live(tmp_path_factory):
         migrate=True,
         log=directory / "gunicorn.log",
         DATABASE_URL=f"sqlite:///{directory / 'db.sqlite3'}",
-        BACKUP_MAX_BYTES=str(LIVE_LIMIT),
+        BACKUP_JSON_MAX_BYTES=str(LIVE_LIMIT),
     ) as (_, base_url):
         status, _, answer = http(
             "POST", f"{base_url}/api/auth/register", {"email": "live@example.com", "password": PASSWORD}
