@@ -17,6 +17,7 @@ import os
 import posixpath
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -78,18 +79,41 @@ def payload_url(key: str) -> str:
 
 
 def stored_keys(prefix: str) -> Iterator[str]:
-    """Every key under `prefix` ("backups/" or "uploads/"), for finding orphans."""
+    """Every key under `prefix` ("backups/" or "uploads/")."""
+    return (key for key, _ in stored_objects(prefix))
+
+
+def stored_objects(prefix: str) -> Iterator[tuple[str, datetime]]:
+    """(key, last modified) of every object under `prefix`, for finding orphans."""
     storage = payload_storage()
     if is_s3():
-        bucket = storage.bucket
         base = storage.location.rstrip("/") + "/" if storage.location else ""
-        for summary in bucket.objects.filter(Prefix=base + prefix):
-            yield summary.key[len(base) :]
+        for summary in storage.bucket.objects.filter(Prefix=base + prefix):
+            yield summary.key[len(base) :], summary.last_modified
         return
-    root = storage.path(prefix)
-    for directory, _, files in os.walk(root):
+    for directory, _, files in os.walk(storage.path(prefix)):
         for name in files:
-            yield os.path.relpath(os.path.join(directory, name), storage.location).replace(os.sep, "/")
+            path = os.path.join(directory, name)
+            key = os.path.relpath(path, storage.location).replace(os.sep, "/")
+            yield key, datetime.fromtimestamp(os.path.getmtime(path), tz=UTC)
+
+
+def multipart_uploads() -> Iterator[tuple[str, str, datetime]]:
+    """(key, upload id, started) of the S3 multipart uploads in progress under the storage's
+    prefix (none on the filesystem)."""
+    if not is_s3():
+        return
+    storage = payload_storage()
+    base = storage.location.rstrip("/") + "/" if storage.location else ""
+    for upload in storage.bucket.multipart_uploads.filter(Prefix=base + "backups/"):
+        yield upload.object_key[len(base) :], upload.id, upload.initiated
+
+
+def multipart_abort(key: str, upload_id: str) -> None:
+    storage = payload_storage()
+    storage.connection.meta.client.abort_multipart_upload(
+        Bucket=storage.bucket_name, Key=_s3_name(key), UploadId=upload_id
+    )
 
 
 def _file_read(path: str, start: int, end: int | None) -> Iterator[bytes]:

@@ -195,6 +195,7 @@ class RequestBody:
 
 
 def _append(request, upload: BackupUpload, *, offset: int, body: RequestBody) -> BackupUpload:
+    uploads.upload_check_offset(upload, offset)
     if body.length is not None and offset + body.length > upload.length:
         raise _past_length(upload)
     body.limit = upload.length - offset

@@ -28,14 +28,23 @@ LEASE_SECONDS = 60
 
 class UploadGone(APIException):
     status_code = status.HTTP_410_GONE
-    default_detail = "This upload has expired; start a new one."
     default_code = "upload_expired"
+
+    def __init__(self):
+        super().__init__({"detail": "This upload has expired; start a new one.", "code": self.default_code})
 
 
 class UploadLocked(APIException):
     status_code = status.HTTP_423_LOCKED
-    default_detail = "Another request is appending to this upload; retry when it has finished."
     default_code = "upload_locked"
+
+    def __init__(self):
+        super().__init__(
+            {
+                "detail": "Another request is appending to this upload; retry when it has finished.",
+                "code": self.default_code,
+            }
+        )
 
 
 class ChecksumMismatch(APIException):
@@ -110,12 +119,7 @@ def upload_append(
     When the bytes complete the upload it becomes a backup (see upload_finish);
     `whole_digest()` gives the SHA-256 of every byte when this request sent them all.
     """
-    if upload.is_complete:
-        raise _offset_mismatch(upload)
-    if upload.expires_at <= timezone.now():
-        raise UploadGone()
-    if offset != upload.offset:
-        raise _offset_mismatch(upload)
+    upload_check_offset(upload, offset)
     token = _take_lease(upload)
     previous_state = upload.storage_state
     try:
@@ -135,6 +139,16 @@ def upload_append(
         return upload
     finally:
         _release_lease(upload, token)
+
+
+def upload_check_offset(upload: BackupUpload, offset: int) -> None:
+    """A 409 unless `offset` is where the unfinished upload stands; a 410 once it expired."""
+    if upload.is_complete:
+        raise _offset_mismatch(upload)
+    if upload.expires_at <= timezone.now():
+        raise UploadGone()
+    if offset != upload.offset:
+        raise _offset_mismatch(upload)
 
 
 def upload_finish(upload: BackupUpload, *, digest: str | None) -> None:
@@ -174,9 +188,9 @@ def upload_finish(upload: BackupUpload, *, digest: str | None) -> None:
 
 def upload_cancel(*, upload: BackupUpload) -> None:
     """Deletes an upload and the bytes received so far (a finished upload's backup stays)."""
-    upload.delete()
     if not upload.is_complete:
         storage.upload_abort(upload)
+    upload.delete()
 
 
 def uploads_expire(*, dry_run: bool = False) -> int:

@@ -1,5 +1,6 @@
 """What the backup tests share besides fixtures."""
 
+import base64
 import hashlib
 
 from backups import storage
@@ -24,3 +25,44 @@ def stored_keys() -> list[str]:
 def stored(backup) -> bytes:
     """A backup's payload as stored."""
     return storage.payload_read_all(backup.storage_key)
+
+
+UPLOADS = f"{URL}/uploads"
+TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def metadata(**values) -> str:
+    """An Upload-Metadata header: `key base64(value)` pairs."""
+    return ",".join(
+        f"{key} {base64.b64encode(str(value).encode()).decode()}" for key, value in values.items()
+    )
+
+
+def create_upload(client, data: bytes, **values):
+    """POSTs a tus upload declaring `data` (its length and checksum) and `values`."""
+    values = {"checksum": sha256_bytes(data), **values}
+    return client.post(
+        UPLOADS, HTTP_UPLOAD_LENGTH=str(len(data)), HTTP_UPLOAD_METADATA=metadata(**values), **TUS
+    )
+
+
+def append(client, location: str, chunk: bytes, offset: int, *, checksum: bytes | None = None):
+    """PATCHes `chunk` at `offset`; `checksum` is sent as Upload-Checksum (sha256)."""
+    headers = {"HTTP_UPLOAD_OFFSET": str(offset), **TUS}
+    if checksum is not None:
+        headers["HTTP_UPLOAD_CHECKSUM"] = f"sha256 {base64.b64encode(checksum).decode()}"
+    return client.generic("PATCH", location, chunk, content_type="application/offset+octet-stream", **headers)
+
+
+def upload(client, data: bytes, *, pieces: int = 1, **values):
+    """A whole tus upload of `data` in `pieces` PATCHes; returns the last answer."""
+    location = create_upload(client, data, **values)["Location"]
+    size = -(-len(data) // pieces)
+    for offset in range(0, len(data), size):
+        answer = append(client, location, data[offset : offset + size], offset)
+        assert answer.status_code == 204, answer.content
+    return answer
