@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import batched
+from itertools import islice
 
 from django.utils import timezone
 
@@ -48,7 +48,7 @@ def _older(objects: Iterable[tuple[str, datetime]], cutoff: datetime) -> Iterato
 
 
 def _payloads_without_backup(keys: Iterable[str]) -> Iterator[Orphan]:
-    for batch in batched(keys, BATCH):
+    for batch in _batches(keys):
         known = set(UserBackup.objects.filter(storage_key__in=batch).values_list("storage_key", flat=True))
         yield from (Orphan(key) for key in batch if key not in known)
 
@@ -56,7 +56,7 @@ def _payloads_without_backup(keys: Iterable[str]) -> Iterator[Orphan]:
 def _pieces_without_upload(keys: Iterable[str]) -> Iterator[Orphan]:
     """uploads/<id> (a folder's partial file) or uploads/<id>/pending-... (S3's remainder):
     kept only while the upload is unfinished and, for a remainder, still its current one."""
-    for batch in batched(keys, BATCH):
+    for batch in _batches(keys):
         ids = {key.split("/")[1] for key in batch}
         states = dict(
             BackupUpload.objects.filter(pk__in=_uuids(ids), completed_at=None).values_list(
@@ -72,7 +72,7 @@ def _pieces_without_upload(keys: Iterable[str]) -> Iterator[Orphan]:
 
 
 def _multiparts_without_upload(multiparts: Iterable[tuple[str, str]]) -> Iterator[Orphan]:
-    for batch in batched(multiparts, BATCH):
+    for batch in _batches(multiparts):
         ids = {key.rsplit("/", 1)[-1] for key, _ in batch}
         live = {
             state.get("multipart_id")
@@ -81,6 +81,12 @@ def _multiparts_without_upload(multiparts: Iterable[tuple[str, str]]) -> Iterato
             )
         }
         yield from (Orphan(key, upload_id) for key, upload_id in batch if upload_id not in live)
+
+
+def _batches(items: Iterable, size: int = BATCH) -> Iterator[list]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _uuids(values: Iterable[str]) -> list[str]:

@@ -135,7 +135,11 @@ def upload_append(
             return upload
         # The offset is saved with the backup it completes: an upload whose offset is its
         # length is always a backup.
-        upload_finish(upload, digest=whole_digest() if offset == 0 and whole_digest else None)
+        try:
+            upload_finish(upload, digest=whole_digest() if offset == 0 and whole_digest else None)
+        finally:
+            # Whether it became a backup or was refused, the upload's pieces are done with.
+            storage.upload_forget(kept={}, dropped=previous_state)
         return upload
     finally:
         _release_lease(upload, token)

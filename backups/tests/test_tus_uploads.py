@@ -77,7 +77,24 @@ def test_an_upload_in_pieces_becomes_a_byte_exact_backup(alice_client, alice):
     assert (backup.device_id, backup.sync_version) == ("phone-1", 3)
     assert stored(backup) == DATA
     assert stored_keys() == [backup.storage_key]
+    assert list(storage.stored_keys("uploads/")) == []
     assert BackupUpload.objects.get().backup == backup
+
+
+def test_many_small_pieces_across_storage_parts_make_a_byte_exact_backup(alice_client):
+    """Pieces smaller than an S3 part (held back until a part fills) and larger than one."""
+    data = bytes(range(256)) * (17 * 4096 + 3)  # 17 MiB and a bit
+    location = create_upload(alice_client, data)["Location"]
+    offset = 0
+    for size in (1000, 3 * 2**20, 9 * 2**20, 5, 4 * 2**20, len(data)):
+        piece = data[offset : offset + size]
+        response = append(alice_client, location, piece, offset)
+        assert response.status_code == 204, response.content
+        offset += len(piece)
+
+    backup = UserBackup.objects.get()
+    assert (backup.data_size, stored(backup)) == (len(data), data)
+    assert list(storage.stored_keys("uploads/")) == []
 
 
 def test_a_finished_upload_still_answers_head_with_its_backup(alice_client):
