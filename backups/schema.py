@@ -2,7 +2,10 @@
 
 import hashlib
 
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+
+from persona.schema import ErrorSerializer, errors
 
 # The upload example is one the server accepts: its checksum is the payload's.
 EXAMPLE_PAYLOAD = "AES256-GCM:bm9uY2UtMTIzNA==:c2VhbGVkIGJyYWluIHNuYXBzaG90"
@@ -36,3 +39,82 @@ TOO_LARGE = OpenApiExample(
     response_only=True,
     status_codes=["413"],
 )
+
+
+# Resumable uploads (tus 1.0, backups/tus.py): the protocol lives in headers.
+def _header(name, description, *, response=None, required=False, type_=OpenApiTypes.STR):
+    return OpenApiParameter(
+        name,
+        type_,
+        OpenApiParameter.HEADER,
+        description=description,
+        response=response or False,
+        required=required,
+    )
+
+
+TUS_RESUMABLE = _header("Tus-Resumable", "The tus version: always `1.0.0` (else 412).", required=True)
+UPLOAD_LENGTH = _header(
+    "Upload-Length",
+    "The payload's size in bytes (1 to BACKUP_MAX_BYTES).",
+    required=True,
+    type_=OpenApiTypes.INT,
+)
+UPLOAD_METADATA = _header(
+    "Upload-Metadata",
+    "Comma-separated `key base64(value)` pairs: `checksum` (required: SHA-256 hex of the whole "
+    "payload), `device_id`, `sync_version`, `idempotency_key`; other keys are ignored.",
+    required=True,
+)
+UPLOAD_OFFSET = _header(
+    "Upload-Offset",
+    "Where these bytes go: the upload's current offset (else 409).",
+    required=True,
+    type_=OpenApiTypes.INT,
+)
+UPLOAD_CHECKSUM = _header(
+    "Upload-Checksum",
+    "`sha256 <base64 digest of this request's body>`: a mismatch is a 460 and nothing is kept.",
+)
+
+
+def progress_headers(status: int) -> list[OpenApiParameter]:
+    """The headers a successful tus answer carries."""
+    return [
+        _header("Tus-Resumable", "`1.0.0`", response=[status]),
+        _header(
+            "Upload-Offset", "Bytes received and stored so far.", response=[status], type_=OpenApiTypes.INT
+        ),
+        _header("Upload-Expires", "When an unfinished upload is deleted (HTTP date).", response=[status]),
+        _header("Backup-Id", "Once the upload is complete: the backup it became.", response=[status]),
+    ]
+
+
+LOCATION_ANSWER = _header("Location", "The upload's URL, for HEAD, PATCH and DELETE.", response=[201])
+RANGE = _header("Range", "`bytes=<first>-[<last>]` (one range) to resume a download: 206.")
+ETAG_ANSWER = _header("ETag", "The payload's SHA-256, quoted.", response=[200, 206])
+
+TUS_ERRORS = {
+    410: "The upload expired; start a new one.",
+    412: "Tus-Resumable is not 1.0.0.",
+    413: "Over a limit: `backup_too_large` (BACKUP_MAX_BYTES), `quota_exceeded` (BACKUP_QUOTA_BYTES, "
+    "with `limit` and `used`), or `past_length` (bytes past Upload-Length).",
+    415: "PATCH bodies are application/offset+octet-stream.",
+    423: "Another request is appending to this upload; retry shortly.",
+    429: "`too_many_uploads` (BACKUP_UPLOADS_PER_USER unfinished uploads) or rate-limited.",
+    460: "Checksum mismatch: the chunk's Upload-Checksum, or the whole payload's declared `checksum` "
+    "(the upload is then deleted).",
+}
+
+
+def tus_errors(*statuses: int) -> dict:
+    """Schema responses for tus's error statuses, beside the API's usual ones."""
+    usual = [status for status in statuses if status not in TUS_ERRORS]
+    return {
+        **errors(*usual),
+        **{
+            status: OpenApiResponse(response=ErrorSerializer, description=TUS_ERRORS[status])
+            for status in statuses
+            if status in TUS_ERRORS
+        },
+    }

@@ -20,6 +20,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import http_date
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
@@ -29,6 +31,16 @@ from backups import uploads
 from backups.exceptions import BackupTooLarge
 from backups.models import BackupUpload
 from backups.parsers import is_chunked
+from backups.schema import (
+    LOCATION_ANSWER,
+    TUS_RESUMABLE,
+    UPLOAD_CHECKSUM,
+    UPLOAD_LENGTH,
+    UPLOAD_METADATA,
+    UPLOAD_OFFSET,
+    progress_headers,
+    tus_errors,
+)
 from backups.transfers import TransferSlot
 from persona.ratelimit import rate_limit
 from persona.serializers import DeviceIdField
@@ -73,14 +85,25 @@ class TusView(APIView):
         return response
 
 
+BYTES = {OFFSET_STREAM: OpenApiTypes.BINARY}
+
+
+@extend_schema(tags=["backups"])
 class UploadListView(TusView):
     def get_permissions(self):
         # Clients (and browsers' preflights) ask what the server speaks before signing in.
         return [] if self.request.method == "OPTIONS" else super().get_permissions()
 
-    def get_authenticators(self):
-        return [] if self.request.method == "OPTIONS" else super().get_authenticators()
-
+    @extend_schema(
+        operation_id="backup_uploads_options",
+        summary="What the upload endpoint speaks (tus discovery)",
+        auth=[],
+        responses={
+            204: OpenApiResponse(
+                description="Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm."
+            )
+        },
+    )
     def options(self, request):
         return Response(
             status=status.HTTP_204_NO_CONTENT,
@@ -92,6 +115,27 @@ class UploadListView(TusView):
             },
         )
 
+    @extend_schema(
+        operation_id="backup_upload_create",
+        summary="Start a resumable upload (tus creation)",
+        description="Declares the payload's length and checksum; every limit is checked here, before "
+        "a byte is sent. A body (application/offset+octet-stream) sends the first bytes at once "
+        "(creation-with-upload). The same `idempotency_key` with the same declaration answers "
+        "with the first upload's Location again.",
+        request=BYTES,
+        parameters=[
+            TUS_RESUMABLE,
+            UPLOAD_LENGTH,
+            UPLOAD_METADATA,
+            UPLOAD_CHECKSUM,
+            LOCATION_ANSWER,
+            *progress_headers(201),
+        ],
+        responses={
+            201: OpenApiResponse(description="Created; Location names it."),
+            **tus_errors(400, 401, 409, 412, 413, 429, 460, 503),
+        },
+    )
     def post(self, request):
         rate_limit(request, group="backup-user", key=str(request.user.pk))
         length = _length_header(request, "Upload-Length")
@@ -116,10 +160,20 @@ class UploadListView(TusView):
         return Response(status=status.HTTP_201_CREATED, headers=headers)
 
 
+@extend_schema(tags=["backups"])
 class UploadDetailView(TusView):
     def get_object(self, pk) -> BackupUpload:
         return get_object_or_404(BackupUpload.objects.filter(user=self.request.user), pk=pk)
 
+    @extend_schema(
+        operation_id="backup_upload_offset",
+        summary="Where to resume an upload",
+        parameters=[TUS_RESUMABLE, *progress_headers(200)],
+        responses={
+            200: OpenApiResponse(description="Upload-Offset and Upload-Length."),
+            **tus_errors(401, 404, 410, 412),
+        },
+    )
     def head(self, request, pk):
         upload = self.get_object(pk)
         if not upload.is_complete and _expired(upload):
@@ -131,6 +185,19 @@ class UploadDetailView(TusView):
         }
         return Response(status=status.HTTP_200_OK, headers=headers)
 
+    @extend_schema(
+        operation_id="backup_upload_append",
+        summary="Append bytes to an upload",
+        description="The bytes at Upload-Offset. The last ones make the upload a backup: its SHA-256 "
+        "must be the declared `checksum` (else 460 and the upload is deleted), and the backup rules "
+        "apply (409 `stale_version`, 413 `quota_exceeded`).",
+        request=BYTES,
+        parameters=[TUS_RESUMABLE, UPLOAD_OFFSET, UPLOAD_CHECKSUM, *progress_headers(204)],
+        responses={
+            204: OpenApiResponse(description="Stored; Upload-Offset is the new offset."),
+            **tus_errors(400, 401, 404, 409, 410, 412, 413, 415, 423, 429, 460, 503),
+        },
+    )
     def patch(self, request, pk):
         upload = self.get_object(pk)
         if request.content_type != OFFSET_STREAM:
@@ -142,6 +209,13 @@ class UploadDetailView(TusView):
         upload = _append(request, upload, offset=offset, body=body)
         return Response(status=status.HTTP_204_NO_CONTENT, headers=_progress_headers(upload))
 
+    @extend_schema(
+        operation_id="backup_upload_cancel",
+        summary="Cancel an upload (tus termination)",
+        description="Deletes the upload and the bytes received; a finished upload's backup stays.",
+        parameters=[TUS_RESUMABLE],
+        responses={204: OpenApiResponse(description="Cancelled."), **tus_errors(401, 404, 412, 503)},
+    )
     def delete(self, request, pk):
         uploads.upload_cancel(upload=self.get_object(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

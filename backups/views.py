@@ -1,4 +1,5 @@
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -8,7 +9,7 @@ from rest_framework.response import Response
 from backups import downloads, services, storage
 from backups.models import UserBackup
 from backups.parsers import BackupUploadParser, is_chunked
-from backups.schema import BACKUP, METADATA, TOO_LARGE, UPLOAD
+from backups.schema import BACKUP, ETAG_ANSWER, METADATA, RANGE, TOO_LARGE, UPLOAD
 from backups.serializers import (
     METADATA_FIELDS,
     BackupMetadataSerializer,
@@ -70,6 +71,23 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         operation_id="backup_delete",
         summary="Delete a backup",
         responses={204: OpenApiResponse(description="Deleted."), **errors(401, 404, 503)},
+    ),
+    download=extend_schema(
+        operation_id="backup_download",
+        summary="A backup's payload, as bytes",
+        description="Streamed; `Range: bytes=<first>-` resumes an interrupted download (206, "
+        "416 past the end), `If-None-Match` with the ETag is a 304. With "
+        "BACKUP_S3_PRESIGNED_SECONDS on S3, a 302 to a short-lived presigned URL instead. "
+        "Transfers in flight are bounded as for uploads.",
+        parameters=[RANGE, ETAG_ANSWER, RETRY_AFTER],
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (206, "application/octet-stream"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(description="To a presigned URL (S3 with BACKUP_S3_PRESIGNED_SECONDS)."),
+            304: OpenApiResponse(description="Not modified."),
+            416: OpenApiResponse(description="The range starts past the end."),
+            **errors(401, 404, 429, 503),
+        },
     ),
     latest=extend_schema(
         operation_id="backup_latest",
