@@ -2,14 +2,15 @@
 
     .venv/bin/python -m bench.backup_memory
 
-Starts a gunicorn worker (on a fresh SQLite file, or on DATABASE_URL when it is set),
-signs up a throw-away user, and measures how far the worker's resident memory peaks
-above where it stood before each request (Linux: /proc/<pid>/status VmHWM, the peak
-reset through /proc/<pid>/clear_refs). Uploads and downloads each get a fresh worker,
-warmed up by a small request so that import costs do not count, and each is measured
-twice: the first full-size request on a fresh database connection also grows the
-driver's buffers (libpq keeps them for the connection's life), the second shows the
-steady state. The payload is BACKUP_MAX_BYTES (10 MiB by default) of base64 text.
+Starts a gunicorn worker (on a fresh SQLite file, or on DATABASE_URL when it is set; the
+payloads in a temporary folder), signs up a throw-away user, and measures how far the
+worker's resident memory peaks above where it stood before each request (Linux:
+/proc/<pid>/status VmHWM, the peak reset through /proc/<pid>/clear_refs). Uploads and
+downloads each get a fresh worker, warmed up by a small request so that import costs do not
+count, and each is measured twice: the first full-size request on a fresh database
+connection also grows the driver's buffers (libpq keeps them for the connection's life), the
+second shows the steady state. The payload is BACKUP_JSON_MAX_BYTES (10 MiB by default) of
+base64 text, the largest the JSON endpoints take.
 """
 
 import base64
@@ -25,18 +26,19 @@ from pathlib import Path
 from testing import servers
 
 MIB = 1024 * 1024
-PAYLOAD_BYTES = int(os.environ.get("BACKUP_MAX_BYTES", 10 * MIB))
+PAYLOAD_BYTES = int(os.environ.get("BACKUP_JSON_MAX_BYTES", 10 * MIB))
 PORT = int(os.environ.get("BENCH_PORT", "3917"))
 
 
-def server_env(database_url: str) -> dict:
+def server_env(database_url: str, payloads: str) -> dict:
     env = servers.production_env(
         DATABASE_URL=database_url,
+        BACKUP_STORAGE_DIR=payloads,
         WEB_CONCURRENCY="1",
         SINGLE_PROCESS="1",
         # One thread, so the second request of a pair reuses the first one's connection.
         GUNICORN_THREADS="1",
-        BACKUP_MAX_BYTES=str(PAYLOAD_BYTES),
+        BACKUP_JSON_MAX_BYTES=str(PAYLOAD_BYTES),
     )
     env.pop("REDIS_URL", None)  # one worker: local memory, as SINGLE_PROCESS says
     return env
@@ -90,7 +92,7 @@ def report(label: str, growth_mib: float) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{scratch}/bench.sqlite3"
-        env = server_env(database_url)
+        env = server_env(database_url, f"{scratch}/backup-payloads")
         servers.manage(env, "migrate", "--noinput")
         payload = base64.b64encode(os.urandom(PAYLOAD_BYTES))[:PAYLOAD_BYTES].decode()
         body = upload_body(payload)

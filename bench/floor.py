@@ -6,15 +6,19 @@ No framework: psycopg 3 with one persistent connection per thread, PyJWT, orjson
 redis for the scripts' ETag stamp (as the app keeps it). Each route runs the statements
 the app runs (the suite counts them on the wire), checks the same JWT claims and answers
 with the same JSON shape, so whatever the app costs above this is framework overhead.
+Backup payloads are files in the app's storage folder (BACKUP_STORAGE_DIR) under the app's
+keys, their rows carry the key, as the app's filesystem storage keeps them.
 Only what the benchmark sends is handled; anything else is a 404.
 """
 
+import contextlib
 import hashlib
 import os
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import bcrypt
 import jwt
@@ -29,7 +33,11 @@ JWT_SECRET = os.environ["JWT_SECRET"]
 ACCESS_SECONDS = int(os.environ.get("JWT_ACCESS_SECONDS", 15 * 60))
 REFRESH_SECONDS = int(os.environ.get("JWT_REFRESH_DAYS", 30)) * 86400
 BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", 10))
-BACKUP_MAX_BYTES = int(os.environ.get("BACKUP_MAX_BYTES", 10 * 1024 * 1024))
+BACKUP_JSON_MAX_BYTES = int(os.environ.get("BACKUP_JSON_MAX_BYTES", 10 * 1024 * 1024))
+# The app's default folder (persona.settings) unless the environment names another.
+BACKUP_STORAGE_DIR = Path(
+    os.environ.get("BACKUP_STORAGE_DIR") or Path(__file__).resolve().parent.parent / "backup-payloads"
+)
 STARTED_AT = time.monotonic()
 cache = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"))
 local = threading.local()
@@ -229,23 +237,27 @@ def backup_json(row) -> dict:
 def backup_upload(environ):
     user = authenticate(environ)[12]
     body = read_body(environ)
-    if len(body) > BACKUP_MAX_BYTES + 64 * 1024:
+    if len(body) > BACKUP_JSON_MAX_BYTES + 64 * 1024:
         raise HttpError("413 Request Entity Too Large", "Too large.")
     upload = orjson.loads(body)
     del body
-    data = upload["encrypted_data"]
-    encoded = data.encode()
-    size, digest = len(encoded), hashlib.sha256(encoded).hexdigest()
-    del encoded
+    data = upload.pop("encrypted_data").encode()
+    size, digest = len(data), hashlib.sha256(data).hexdigest()
     if digest != upload["checksum"].lower():
         raise HttpError("400 Bad Request", "Checksum mismatch.")
     conn, now, backup_id = db(), datetime.now(UTC), uuid.uuid4()
+    key = f"backups/{user}/{backup_id}"
+    # As the app: the payload is stored before its row exists, and pruned ones go after commit.
+    path = BACKUP_STORAGE_DIR / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    del data
     with conn.transaction():
         conn.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user,))
         conn.execute(
-            "INSERT INTO user_backups (id, user_id, encrypted_data, backup_date, data_size, checksum,"
+            "INSERT INTO user_backups (id, user_id, storage_key, backup_date, data_size, checksum,"
             " device_id, sync_version, idempotency_key) VALUES (%s, %s, %s, %s, %s, %s, '', NULL, '')",
-            (backup_id, user, data, now, size, digest),
+            (backup_id, user, key, now, size, digest),
         )
         keep = [
             backup_id,
@@ -258,7 +270,13 @@ def backup_upload(environ):
                 )
             ),
         ]
-        conn.execute("DELETE FROM user_backups WHERE user_id = %s AND NOT id = ANY(%s)", (user, keep))
+        pruned = conn.execute(
+            "DELETE FROM user_backups WHERE user_id = %s AND NOT id = ANY(%s) RETURNING storage_key",
+            (user, keep),
+        ).fetchall()
+    for (old,) in pruned:
+        with contextlib.suppress(FileNotFoundError):
+            (BACKUP_STORAGE_DIR / old).unlink()
     return "201 Created", backup_json((backup_id, user, now, size, digest, "", None))
 
 
@@ -280,7 +298,7 @@ def backup_latest(environ):
     row = (
         db()
         .execute(
-            f"SELECT {BACKUP_META}, encrypted_data FROM user_backups WHERE user_id = %s"
+            f"SELECT {BACKUP_META}, storage_key FROM user_backups WHERE user_id = %s"
             " ORDER BY backup_date DESC, id DESC LIMIT 1",
             (user,),
         )
@@ -288,7 +306,8 @@ def backup_latest(environ):
     )
     if row is None:
         raise HttpError("404 Not Found", "There is no backup yet.")
-    return "200 OK", {**backup_json(row), "encrypted_data": row[8]}
+    data = (BACKUP_STORAGE_DIR / row[8]).read_bytes().decode()
+    return "200 OK", {**backup_json(row), "encrypted_data": data}
 
 
 def read_body(environ) -> bytes:

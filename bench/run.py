@@ -41,6 +41,7 @@ BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH.parent
 PEER = BENCH / "peers" / "express"
 RESULTS = BENCH / "results"
+PAYLOADS = RESULTS / "backup-payloads"
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 RUNS = 1 if QUICK else 3
 SECONDS = 2 if QUICK else 5
@@ -154,6 +155,8 @@ def base_env(database_url: str, redis_url: str) -> dict:
         MALLOC_ARENA_MAX="2",
         MALLOC_MMAP_THRESHOLD_="1048576",
         PYTHONPATH=str(PROJECT),
+        # The backups' payloads, for the app and the baselines alike (the seed's among them).
+        BACKUP_STORAGE_DIR=str(PAYLOADS),
     )
     env.pop("WEB_CONCURRENCY", None)
     env.pop("GUNICORN_THREADS", None)

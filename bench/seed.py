@@ -8,19 +8,23 @@ import base64
 import hashlib
 import json
 import os
+import uuid
 
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "persona.settings")
 django.setup()
 
+from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.services import token_family_start  # noqa: E402
 from ai_scripts import services as script_services  # noqa: E402
 from ai_scripts.models import AIScript  # noqa: E402
+from backups import storage  # noqa: E402
 from backups.models import UserBackup  # noqa: E402
+from backups.services import backups_delete_for_user  # noqa: E402
 from sync.models import UserSyncStatus  # noqa: E402
 
 PASSWORD = "bench passphrase that is long enough"
@@ -42,17 +46,35 @@ def payload(size: int, seed: int) -> str:
 
 
 def backups_for(user: User, *, count: int, size: int) -> None:
-    for start in range(0, count, 10):
-        UserBackup.objects.bulk_create(
+    """`count` backups of `size` bytes, each payload in the backups' storage under its key.
+    Stored past services.backup_create, whose retention keeps BACKUP_KEEP (10) backups: the
+    listing rows need 100."""
+    backups = []
+    for n in range(count):
+        data = payload(size, n).encode()
+        backup_id = uuid.uuid4()
+        key = storage.backup_key(user.pk, backup_id)
+        storage.payload_save(key, data)
+        backups.append(
             UserBackup(
+                id=backup_id,
                 user=user,
-                encrypted_data=(data := payload(size, start + n)),
+                storage_key=key,
                 backup_date=timezone.now(),
                 data_size=size,
-                checksum=hashlib.sha256(data.encode()).hexdigest(),
+                checksum=hashlib.sha256(data).hexdigest(),
             )
-            for n in range(min(10, count - start))
         )
+    UserBackup.objects.bulk_create(backups)
+
+
+def delete_bench_users() -> None:
+    """Every bench user, with the payloads of their backups and unfinished uploads."""
+    bench_users = User.objects.filter(email__endswith=DOMAIN)
+    with transaction.atomic():
+        for user_id in bench_users.values_list("pk", flat=True):
+            backups_delete_for_user(user_id=user_id)
+        bench_users.delete()
 
 
 def event_users(password_hash: str) -> list[dict]:
@@ -68,7 +90,7 @@ def event_users(password_hash: str) -> list[dict]:
 
 
 def main() -> None:
-    User.objects.filter(email__endswith=DOMAIN).delete()
+    delete_bench_users()
     for number in range(SCRIPTS):
         name = f"bench-script-{number:02d}"
         if not AIScript.objects.filter(script_name=name).exists():

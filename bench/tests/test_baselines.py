@@ -1,7 +1,9 @@
 """The benchmark's baselines start and do the app's work: a token the app minted passes
 their JWT check and token-family query, the device they return is the app's row, and the
-report they store lands in it."""
+report they store lands in it; the backup they store is a payload in the app's storage under
+its row's key, and they read the app's."""
 
+import hashlib
 import os
 import shutil
 
@@ -9,6 +11,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from backups import services, storage
+from backups.models import UserBackup
 from sync.models import UserSyncStatus
 from testing import servers
 from testing.helpers import http, postgres_only
@@ -25,11 +29,18 @@ def baseline_env() -> dict:
         "WEB_CONCURRENCY": "1",
         "JWT_SECRET": settings.JWT_SECRET,
         "DATABASE_URL": f"postgresql://{credentials}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}",
+        # The test's own folder (conftest.py's separate_backup_storage).
+        "BACKUP_STORAGE_DIR": settings.STORAGES["backups"]["OPTIONS"]["location"],
+        "BACKUP_KEEP": "1",
     }
 
 
 def floor():
     return servers.gunicorn(baseline_env(), app="bench.floor:application")
+
+
+def sha256(data: str) -> str:
+    return hashlib.sha256(data.encode()).hexdigest()
 
 
 def peer():
@@ -60,3 +71,24 @@ def test_the_baseline_reads_and_stores_a_device_with_an_app_token(start, alice, 
         assert http("POST", f"{base_url}/api/sync/status", body=stale, headers=bearer)[0] == 409
     device = UserSyncStatus.objects.get(user=alice)
     assert (device.sync_version, device.data_hash, device.is_active) == (8, "def", True)
+
+
+@postgres_only
+@pytest.mark.skipif(bool(settings.BACKUP_S3_BUCKET), reason="the baselines keep payloads in a folder only")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("start", [floor, peer], ids=["floor", "peer"])
+def test_the_baseline_stores_and_reads_backups_in_the_apps_storage(start, alice, tokens_for):
+    earlier, _ = services.backup_create(user=alice, encrypted_data="the app's", checksum=sha256("the app's"))
+    bearer = {"Authorization": f"Bearer {tokens_for(alice)['access']}"}
+    upload = {"encrypted_data": "the baseline's", "checksum": sha256("the baseline's")}
+    with start() as server:
+        status, _, body = http("GET", f"{server.base_url}/api/sync/backup/latest", headers=bearer)
+        assert (status, body["id"], body["encrypted_data"]) == (200, str(earlier.pk), "the app's")
+        status, _, body = http("POST", f"{server.base_url}/api/sync/backup", body=upload, headers=bearer)
+        assert (status, body["data_size"]) == (201, len("the baseline's"))
+        status, _, latest = http("GET", f"{server.base_url}/api/sync/backup/latest", headers=bearer)
+        assert (status, latest["id"], latest["encrypted_data"]) == (200, body["id"], "the baseline's")
+    backup = UserBackup.objects.get(user=alice)  # BACKUP_KEEP=1 pruned the app's
+    assert (str(backup.pk), backup.storage_key) == (body["id"], storage.backup_key(alice.pk, backup.pk))
+    assert storage.payload_read_all(backup.storage_key) == b"the baseline's"
+    assert sorted(storage.stored_keys("backups/")) == [backup.storage_key]

@@ -2,8 +2,12 @@
 // Express 5 + pg + jsonwebtoken + bcryptjs, with the statements the Django app runs (the
 // suite counts them on the wire) and the same JWT checks. Express computes the scripts'
 // ETag itself (weak, over the body) and answers a matching If-None-Match with 304.
+// Backup payloads are files in the app's storage folder (BACKUP_STORAGE_DIR) under the app's
+// keys, their rows carry the key, as the app's filesystem storage keeps them.
 'use strict';
 const crypto = require('node:crypto');
+const fs = require('node:fs/promises');
+const path = require('node:path');
 const express = require('express');
 const jwt = require('jsonwebtoken');
 const bcrypt = require('bcryptjs');
@@ -15,6 +19,8 @@ const JWT_SECRET = process.env.JWT_SECRET;
 const ACCESS_SECONDS = parseInt(process.env.JWT_ACCESS_SECONDS || '900', 10);
 const REFRESH_SECONDS = parseInt(process.env.JWT_REFRESH_DAYS || '30', 10) * 86400;
 const BACKUP_KEEP = parseInt(process.env.BACKUP_KEEP || '10', 10);
+// The app's default folder (persona.settings) unless the environment names another.
+const BACKUP_STORAGE_DIR = process.env.BACKUP_STORAGE_DIR || path.join(__dirname, '..', '..', '..', 'backup-payloads');
 const STARTED_AT = process.hrtime.bigint();
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 
@@ -176,17 +182,22 @@ app.post('/api/sync/backup', authenticate, async (req, res) => {
   const userId = req.user.uid;
   const id = crypto.randomUUID();
   const now = new Date();
+  const key = `backups/${userId}/${id}`;
+  // As the app: the payload is stored before its row exists, and pruned ones go after commit.
+  await fs.mkdir(path.join(BACKUP_STORAGE_DIR, 'backups', userId), { recursive: true });
+  await fs.writeFile(path.join(BACKUP_STORAGE_DIR, key), data, 'utf8');
   const client = await pool.connect();
+  let pruned;
   try {
     await client.query('BEGIN');
     await client.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
-    await client.query('INSERT INTO user_backups (id, user_id, encrypted_data, backup_date, data_size, checksum,' +
+    await client.query('INSERT INTO user_backups (id, user_id, storage_key, backup_date, data_size, checksum,' +
       " device_id, sync_version, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, '', NULL, '')",
-    [id, userId, data, now, size, digest]);
+    [id, userId, key, now, size, digest]);
     const { rows } = await client.query('SELECT id FROM user_backups WHERE user_id = $1 AND NOT id = $2' +
       ' ORDER BY backup_date DESC, id DESC LIMIT $3', [userId, id, Math.max(BACKUP_KEEP, 1) - 1]);
-    await client.query('DELETE FROM user_backups WHERE user_id = $1 AND NOT id = ANY($2)',
-      [userId, [id, ...rows.map((r) => r.id)]]);
+    pruned = await client.query('DELETE FROM user_backups WHERE user_id = $1 AND NOT id = ANY($2)' +
+      ' RETURNING storage_key', [userId, [id, ...rows.map((r) => r.id)]]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK');
@@ -194,6 +205,7 @@ app.post('/api/sync/backup', authenticate, async (req, res) => {
   } finally {
     client.release();
   }
+  await Promise.all(pruned.rows.map((r) => fs.rm(path.join(BACKUP_STORAGE_DIR, r.storage_key), { force: true })));
   res.status(201).json(backupJson({ id, backup_date: now, data_size: size, checksum: digest, device_id: '',
     sync_version: null }));
 });
@@ -206,10 +218,11 @@ app.get('/api/sync/backup', authenticate, async (req, res) => {
 
 app.get('/api/sync/backup/latest', authenticate, async (req, res) => {
   const { rows } = await pool.query(
-    `SELECT ${BACKUP_META}, encrypted_data FROM user_backups WHERE user_id = $1` +
+    `SELECT ${BACKUP_META}, storage_key FROM user_backups WHERE user_id = $1` +
       ' ORDER BY backup_date DESC, id DESC LIMIT 1', [req.user.uid]);
   if (rows.length === 0) return res.status(404).json({ detail: 'There is no backup yet.' });
-  res.json({ ...backupJson(rows[0]), encrypted_data: rows[0].encrypted_data });
+  const data = await fs.readFile(path.join(BACKUP_STORAGE_DIR, rows[0].storage_key), 'utf8');
+  res.json({ ...backupJson(rows[0]), encrypted_data: data });
 });
 
 app.use((req, res) => res.status(404).json({ detail: 'Not found.' }));
