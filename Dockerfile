@@ -16,7 +16,10 @@ RUN pip install --requirement requirements.txt
 COPY . .
 
 # Runs as a user that owns nothing here: the code cannot be changed by the process serving it.
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin persona
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin persona \
+    && mkdir -p /data/backup-payloads && chown persona /data/backup-payloads
+# Backup payloads without a bucket (BACKUP_S3_*): mount a volume here (compose.yaml does).
+ENV BACKUP_STORAGE_DIR=/data/backup-payloads
 USER persona
 
 EXPOSE 3000

@@ -2,6 +2,8 @@ from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from persona.exceptions import ServiceUnavailable
+
 
 def _size(count: int) -> str:
     """Bytes as people read them: 10485760 -> "10 MiB"."""
@@ -56,3 +58,11 @@ class TooManyUploads(LimitReached):
             limit=limit,
             used=unfinished,
         )
+
+
+class PayloadNotMoved(ServiceUnavailable):
+    """A backup of the first version whose payload is still in the database column, between
+    migrations 0002 and 0003 (backups.payload_move): it can be read once it is moved."""
+
+    def __init__(self):
+        super().__init__("This backup is being moved to storage; try again shortly.", retry_after=60)

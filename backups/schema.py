@@ -53,7 +53,13 @@ def _header(name, description, *, response=None, required=False, type_=OpenApiTy
     )
 
 
-TUS_RESUMABLE = _header("Tus-Resumable", "The tus version: always `1.0.0` (else 412).", required=True)
+TUS_RESUMABLE = OpenApiParameter(
+    "Tus-Resumable",
+    {"type": "string", "enum": ["1.0.0"]},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The tus version: always `1.0.0` (else 412).",
+)
 UPLOAD_LENGTH = _header(
     "Upload-Length",
     "The payload's size in bytes (1 to BACKUP_MAX_BYTES).",

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
+from backups.exceptions import PayloadNotMoved
+
 # Bytes read from or written to storage at a time.
 CHUNK_BYTES = 1024 * 1024
 # An S3 multipart part (S3's minimum is 5 MiB, except for the last part). Held in memory
@@ -50,6 +52,8 @@ def payload_save(key: str, data: bytes) -> None:
 
 def payload_read(key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
     """The payload's bytes from `start` to `end` (exclusive; None: to the end), in chunks."""
+    if not key:
+        raise PayloadNotMoved()
     if end is not None and end <= start:
         return iter(())
     if is_s3():

@@ -73,9 +73,9 @@ class TusView(APIView):
     """What every tus endpoint shares: the version check and the Tus-Resumable header."""
 
     def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication first: no token is a 401
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
             raise TusVersionUnsupported()
-        super().initial(request, *args, **kwargs)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

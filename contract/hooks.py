@@ -9,6 +9,9 @@ import schemathesis
 
 SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
+# tus's upload bytes (backups/tus.py) are raw bytes like any octet stream.
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
 
 @schemathesis.hook
 def map_case(context, case):

@@ -1,6 +1,8 @@
 import pytest
 
 from accounts.models import User
+from backups import services
+from backups.tests.helpers import sha256, stored_keys
 from testing.helpers import PASSWORD
 
 
@@ -99,3 +101,33 @@ def test_non_staff_cannot_enter_the_admin(client, alice):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def make_backup(user, data):
+    return services.backup_create(user=user, encrypted_data=data, checksum=sha256(data))[0]
+
+
+def test_the_users_list_shows_each_accounts_backup_storage(staff_client, alice, bob):
+    make_backup(alice, "a" * 1536)
+    make_backup(alice, "b" * 1024)
+
+    response = staff_client.get("/admin/accounts/user/")
+
+    assert response.status_code == 200
+    rows = {user.email: user.backup_bytes for user in response.context["cl"].result_list}
+    assert rows["alice@example.com"] == 2560
+    assert rows["bob@example.com"] is None
+    assert b"2.5\xc2\xa0KB" in response.content
+
+
+def test_staff_deleting_a_user_deletes_their_backup_payloads(
+    staff_client, alice, bob, django_capture_on_commit_callbacks
+):
+    make_backup(alice, "alice's")
+    bobs = make_backup(bob, "bob's")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"/admin/accounts/user/{alice.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert stored_keys() == [bobs.storage_key]

@@ -1,8 +1,10 @@
 import pytest
+from django.utils import timezone
 
 from accounts.models import User
-from backups.models import UserBackup
-from backups.tests.helpers import stored_keys
+from backups import storage
+from backups.models import BackupUpload, UserBackup
+from backups.tests.helpers import UPLOADS, append, create_upload, stored_keys, upload
 from testing.helpers import PASSWORD
 
 SECRET = "ciphertext-that-staff-never-see"
@@ -71,3 +73,31 @@ def test_staff_can_delete_a_backup_and_its_payload(
     assert response.status_code == 302
     assert not UserBackup.objects.exists()
     assert stored_keys() == []
+
+
+def test_the_uploads_list_shows_progress_and_state(staff_client, alice_client):
+    create_upload(alice_client, b"x" * 3000)
+    upload(alice_client, b"done")
+
+    response = staff_client.get("/admin/backups/backupupload/")
+
+    assert response.status_code == 200
+    assert b"0\xc2\xa0bytes of 2.9\xc2\xa0KB" in response.content
+    assert b">unfinished<" in response.content
+    assert b">complete<" in response.content
+
+
+def test_staff_delete_every_expired_upload_and_its_bytes(staff_client, alice_client):
+    expired = create_upload(alice_client, b"x" * 3000)["Location"].rsplit("/", 1)[1]
+    append(alice_client, f"{UPLOADS}/{expired}", b"x" * 10, 0)
+    live = create_upload(alice_client, b"live")["Location"].rsplit("/", 1)[1]
+    BackupUpload.objects.filter(pk=expired).update(expires_at=timezone.now())
+
+    response = staff_client.post(
+        "/admin/backups/backupupload/", {"action": "delete_expired", "_selected_action": [live]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert b"Deleted 1 expired upload(s)." in response.content
+    assert [str(pk) for pk in BackupUpload.objects.values_list("pk", flat=True)] == [live]
+    assert not [key for key in storage.stored_keys("uploads/") if expired in key]

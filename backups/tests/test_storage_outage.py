@@ -54,3 +54,16 @@ def test_a_download_is_503(alice_client, alice, make_backup, settings, s3_down):
 
     assert (response.status_code, latest.status_code) == (503, 503)
     assert response["Retry-After"] == "5"
+
+
+def test_a_backup_whose_payload_is_not_moved_yet_is_503(alice_client, alice):
+    """Between migrations 0002 and 0003 (backups_move_payloads still running)."""
+    backup = UserBackup.objects.create(
+        user=alice, storage_key="", backup_date="2026-01-01T00:00:00Z", data_size=1, checksum="0" * 64
+    )
+
+    response = alice_client.get(f"{URL}/{backup.id}/download")
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "This backup is being moved to storage; try again shortly."}
+    assert response["Retry-After"] == "60"
