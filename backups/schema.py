@@ -124,3 +124,34 @@ def tus_errors(*statuses: int) -> dict:
             if status in TUS_ERRORS
         },
     }
+
+
+def add_upload_offset_operation(result, generator, request, public):
+    """A drf-spectacular postprocessing hook: it leaves HEAD out of every path, but tus's
+    HEAD (where to resume an upload) is the protocol's core, so it is added here, built from
+    the PATCH beside it."""
+    path = result["paths"].get("/api/sync/backup/uploads/{id}")
+    if path is None or "patch" not in path:
+        return result
+    patch = path["patch"]
+    answered = patch["responses"]["204"]
+    path["head"] = {
+        "operationId": "backup_upload_offset",
+        "summary": "Where to resume an upload",
+        "description": "`Upload-Offset` is where the next PATCH goes: the bytes received before a "
+        "dropped connection are kept. A finished upload answers until it expires, with `Backup-Id`.",
+        "parameters": [p for p in patch["parameters"] if p["name"] in ("id", "Tus-Resumable")],
+        "tags": patch["tags"],
+        "security": patch["security"],
+        "responses": {
+            "200": {
+                "description": "Upload-Offset and Upload-Length.",
+                "headers": {
+                    **answered["headers"],
+                    "Upload-Length": {"schema": {"type": "integer"}, "description": "The declared length."},
+                },
+            },
+            **{code: patch["responses"][code] for code in ("401", "404", "410", "412", "503")},
+        },
+    }
+    return result

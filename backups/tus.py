@@ -165,15 +165,7 @@ class UploadDetailView(TusView):
     def get_object(self, pk) -> BackupUpload:
         return get_object_or_404(BackupUpload.objects.filter(user=self.request.user), pk=pk)
 
-    @extend_schema(
-        operation_id="backup_upload_offset",
-        summary="Where to resume an upload",
-        parameters=[TUS_RESUMABLE, *progress_headers(200)],
-        responses={
-            200: OpenApiResponse(description="Upload-Offset and Upload-Length."),
-            **tus_errors(401, 404, 410, 412),
-        },
-    )
+    # In the schema through backups.schema.add_upload_offset_operation.
     def head(self, request, pk):
         upload = self.get_object(pk)
         if not upload.is_complete and _expired(upload):

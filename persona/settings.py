@@ -330,6 +330,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Component names become class names in generated clients: no bare "CodeEnum".
+    # tus's HEAD, which drf-spectacular never lists (backups.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backups.schema.add_upload_offset_operation",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "SyncConflictCodeEnum": "sync.services.RejectionCode",
         "ReadinessCheckEnum": "persona.schema.CHECK_RESULTS",
