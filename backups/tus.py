@@ -150,6 +150,8 @@ class UploadListView(TusView):
         metadata = UploadMetadataSerializer(data=_metadata(request.headers.get("Upload-Metadata", "")))
         metadata.is_valid(raise_exception=True)
         body = _body_or_none(request)
+        if body is not None and request.content_type != OFFSET_STREAM:
+            raise UnsupportedMediaType(request.content_type, f"Send the first bytes as {OFFSET_STREAM}.")
         upload, created = uploads.upload_create(user=request.user, length=length, **metadata.validated_data)
         if body is not None and created and not upload.is_complete:
             upload = _append(request, upload, offset=0, body=body)

@@ -440,3 +440,18 @@ def test_a_second_request_appending_at_once_is_423(alice_client):
     assert response.status_code == 423
     assert response.json()["code"] == "upload_locked"
     assert BackupUpload.objects.get().offset == 0
+
+
+def test_first_bytes_in_a_post_need_the_offset_stream_content_type(alice_client):
+    response = alice_client.generic(
+        "POST",
+        UPLOADS,
+        DATA,
+        content_type="application/json",
+        HTTP_UPLOAD_LENGTH=str(len(DATA)),
+        HTTP_UPLOAD_METADATA=metadata(checksum=sha256_bytes(DATA)),
+        **TUS,
+    )
+
+    assert response.status_code == 415
+    assert not BackupUpload.objects.exists()
