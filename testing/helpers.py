@@ -53,13 +53,24 @@ def run_concurrently(*calls):
     return results
 
 
+def backup_storage_env() -> dict:
+    """The environment that makes a server keep backup payloads where the running test looks
+    (conftest.py gives each test its own folder or bucket prefix)."""
+    from django.conf import settings
+
+    location = settings.STORAGES["backups"]["OPTIONS"]["location"]
+    if settings.BACKUP_S3_BUCKET:
+        return {"BACKUP_S3_PREFIX": location}
+    return {"BACKUP_STORAGE_DIR": str(location)}
+
+
 @contextlib.contextmanager
 def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
     """gunicorn of this checkout with production settings (DEBUG off), one worker, on a free
     loopback port; yields (testing.servers.Server, base_url). Keyword arguments become
     environment variables; with `migrate`, the database they name is migrated first (e.g. a
     fresh SQLite file). Its log is `server.log_path` (`log` when given)."""
-    server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **env})
+    server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **backup_storage_env(), **env})
     if migrate:
         servers.manage(server_env, "migrate", "--noinput")
     try:
@@ -74,7 +85,7 @@ def live_events(*, log: Path | None = None, **env):
     """The ASGI side (HTTP and /ws/events) as the Procfile's `events` runs it, one worker, with
     production settings; yields the testing.servers.Server. Keyword arguments become
     environment variables."""
-    server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **env})
+    server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **backup_storage_env(), **env})
     try:
         with servers.events(server_env, log=log) as server:
             yield server

@@ -40,7 +40,7 @@ from accounts.models import User
 from accounts.tests import tokens as forge
 from ai_scripts.models import AIScript
 from backups.models import UserBackup
-from backups.tests.helpers import upload_body
+from backups.tests.helpers import stored, upload_body
 from persona.pagination import CappedPagination
 from sync.models import UserSyncStatus
 
@@ -86,8 +86,9 @@ def test_16_another_users_backup_is_404_for_every_verb_and_stays(alice_client, b
     bobs = bob_client.post("/api/sync/backup", upload_body("bob's secret"), format="json").json()["id"]
 
     assert alice_client.get(f"/api/sync/backup/{bobs}").status_code == 404
+    assert alice_client.get(f"/api/sync/backup/{bobs}/download").status_code == 404
     assert alice_client.delete(f"/api/sync/backup/{bobs}").status_code == 404
-    assert UserBackup.objects.get(pk=bobs).encrypted_data == "bob's secret"
+    assert stored(UserBackup.objects.get(pk=bobs)) == b"bob's secret"
 
 
 def test_17_lists_show_only_the_callers_rows_whatever_the_query(alice_client, alice, bob_client, bob):

@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 
 from backups.models import UserBackup
+from backups.storage import payload_read_all
 from backups.tests.helpers import sha256
 from testing.helpers import http, live_gunicorn, postgres_only, wait_for_log_line
 
@@ -84,7 +85,7 @@ def test_sigterm_mid_upload_finishes_the_upload_stores_it_once_and_exits_cleanly
     stored = UserBackup.objects.get(user=alice)
     assert str(stored.id) == answer["id"]
     assert stored.checksum == sha256(data)
-    assert stored.encrypted_data == data
+    assert payload_read_all(stored.storage_key) == data.encode()
 
 
 def connection_refused_within(port: int, seconds: float) -> bool:
