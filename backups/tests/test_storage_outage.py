@@ -1,6 +1,7 @@
 """An object store that does not answer: a 503 with Retry-After, nothing half-written."""
 
 import pytest
+from botocore.config import Config
 
 from backups.models import BackupUpload, UserBackup
 from backups.tests.helpers import URL, create_upload, upload_body
@@ -19,6 +20,7 @@ def s3_down(settings):
                 "access_key": "key",
                 "secret_key": "secret",
                 "region_name": "us-east-1",
+                "client_config": Config(retries={"max_attempts": 1}),
             },
         },
     }
@@ -40,7 +42,7 @@ def test_a_tus_creation_is_503_and_leaves_no_upload(alice_client, s3_down):
     assert not BackupUpload.objects.exists()
 
 
-def test_a_download_is_503(alice_client, alice, make_backup, settings, s3_down):
+def test_a_download_is_503(alice_client, alice, s3_down):
     backup = UserBackup.objects.create(
         user=alice,
         storage_key="backups/x",
