@@ -37,6 +37,9 @@ LISTED_BACKUPS = 100
 # other listening on its socket.
 EVENT_USERS = 500
 EVENT_DEVICES = ("phone", "laptop")
+# The backup transfers' users (bench/backup_transfers.py): one per concurrent upload, so none meets
+# the per-user limits.
+TRANSFER_USERS = 50
 
 
 def payload(size: int, seed: int) -> str:
@@ -89,6 +92,14 @@ def event_users(password_hash: str) -> list[dict]:
     ]
 
 
+def transfer_users(password_hash: str) -> list[str]:
+    """TRANSFER_USERS users sharing one password hash; an access token each."""
+    users = User.objects.bulk_create(
+        User(email=f"transfer-{n:02d}{DOMAIN}", password=password_hash) for n in range(TRANSFER_USERS)
+    )
+    return [token_family_start(user=user)["access"] for user in users]
+
+
 def main() -> None:
     delete_bench_users()
     for number in range(SCRIPTS):
@@ -116,6 +127,7 @@ def main() -> None:
     backups_for(users["latest-10m"], count=1, size=10 * MIB)
     tokens = {name: token_family_start(user=user)["access"] for name, user in users.items()}
     event_tokens = event_users(users["main"].password)
+    transfer_tokens = transfer_users(users["main"].password)
     print(
         json.dumps(
             {
@@ -125,6 +137,7 @@ def main() -> None:
                 "devices": DEVICES,
                 "scripts": AIScript.objects.filter(is_active=True).count(),
                 "event_tokens": event_tokens,
+                "transfer_tokens": transfer_tokens,
             }
         )
     )
