@@ -17,15 +17,16 @@ def fast_password_hasher(request, settings):
 
 
 @pytest.fixture(autouse=True)
-def separate_backup_storage(settings, tmp_path):
-    """Each test stores payloads apart: in its own folder, or under its own prefix of the
-    bucket when the suite runs on S3 (BACKUP_S3_BUCKET, `make test-s3`)."""
+def separate_backup_storage(settings, tmp_path_factory):
+    """Each test stores payloads apart: in its own folder (made when the first payload is
+    written), or under its own prefix of the bucket when the suite runs on S3
+    (BACKUP_S3_BUCKET, `make test-s3`)."""
     backups = settings.STORAGES["backups"]
-    options = dict(backups["OPTIONS"])
     if settings.BACKUP_S3_BUCKET:
-        options["location"] = f"tests/{uuid.uuid4().hex}"
+        location = f"tests/{uuid.uuid4().hex}"
     else:
-        options["location"] = str(tmp_path / "backup-payloads")
+        location = str(tmp_path_factory.getbasetemp() / "backup-payloads" / uuid.uuid4().hex)
+    options = {**backups["OPTIONS"], "location": location}
     settings.STORAGES = {**settings.STORAGES, "backups": {**backups, "OPTIONS": options}}
 
 
