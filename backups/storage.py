@@ -61,6 +61,13 @@ def payload_read(key: str, start: int = 0, end: int | None = None) -> Iterator[b
     return _file_read(payload_storage().path(key), start, end)
 
 
+def payload_open(key: str):
+    """The payload as an open binary file (folder storage only)."""
+    if not key:
+        raise PayloadNotMoved()
+    return open(payload_storage().path(key), "rb")
+
+
 def payload_read_all(key: str) -> bytes:
     return b"".join(payload_read(key))
 

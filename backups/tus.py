@@ -222,7 +222,8 @@ class RequestBody:
         self.stream = stream
         self.length = length  # None: chunked, read to the end
         self.expected = checksum
-        self.digest = hashlib.sha256()
+        # Only to check Upload-Checksum: the upload's own digest is kept by backups.uploads.
+        self.digest = hashlib.sha256() if checksum is not None else None
         self.received = 0
         self.ended_early = False
         self.too_long = False
@@ -246,11 +247,12 @@ class RequestBody:
                 self.too_long = True
                 return
             self.received += len(chunk)
-            self.digest.update(chunk)
+            if self.digest is not None:
+                self.digest.update(chunk)
             yield chunk
 
     def checksum_matches(self) -> bool:
-        return self.expected is None or self.digest.digest() == self.expected
+        return self.digest is None or self.digest.digest() == self.expected
 
     def acceptable(self) -> bool:
         """Whether the bytes received may be kept: with Upload-Checksum only a whole body
@@ -274,7 +276,6 @@ def _append(request, upload: BackupUpload, *, offset: int, body: RequestBody) ->
             offset=offset,
             chunks=body.chunks(),
             verify=body.acceptable,
-            whole_digest=lambda: body.digest.hexdigest(),
         )
     finally:
         slot.release()

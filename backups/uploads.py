@@ -6,7 +6,10 @@ its next piece, also after a restart. One request appends at a time: it takes a 
 the upload row (a conditional UPDATE) and renews it while the bytes flow.
 """
 
+import hashlib
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -109,21 +112,19 @@ def upload_create(
     return upload, True
 
 
-def upload_append(
-    *, upload: BackupUpload, offset: int, chunks: Iterable[bytes], verify=None, whole_digest=None
-) -> BackupUpload:
+def upload_append(*, upload: BackupUpload, offset: int, chunks: Iterable[bytes], verify=None) -> BackupUpload:
     """Appends the bytes `chunks` yields at `offset`, which must be where the upload stands.
 
     `verify()`, called once the chunks are exhausted, returns whether they may be kept (the
     request's Upload-Checksum matched, the request arrived whole); if not, nothing is kept.
-    When the bytes complete the upload it becomes a backup (see upload_finish);
-    `whole_digest()` gives the SHA-256 of every byte when this request sent them all.
+    When the bytes complete the upload it becomes a backup (see upload_finish).
     """
     upload_check_offset(upload, offset)
     token = _take_lease(upload)
     previous_state = upload.storage_state
+    digest = _running_digests.take(upload.pk, offset)
     try:
-        written = storage.upload_append(upload, _renewing(chunks, upload, token))
+        written = storage.upload_append(upload, _renewing(_hashing(chunks, digest), upload, token))
         if verify is not None and not verify():
             storage.upload_forget(kept=previous_state, dropped=upload.storage_state)
             upload.storage_state = previous_state
@@ -132,11 +133,12 @@ def upload_append(
             upload.offset = offset + written
             upload.save(update_fields=["offset", "storage_state"])
             storage.upload_forget(kept=upload.storage_state, dropped=previous_state)
+            _running_digests.keep(upload.pk, upload.offset, digest)
             return upload
         # The offset is saved with the backup it completes: an upload whose offset is its
         # length is always a backup.
         try:
-            upload_finish(upload, digest=whole_digest() if offset == 0 and whole_digest else None)
+            upload_finish(upload, digest=digest.hexdigest() if digest else None)
         finally:
             # Whether it became a backup or was refused, the upload's pieces are done with.
             storage.upload_forget(kept={}, dropped=previous_state)
@@ -207,6 +209,49 @@ def uploads_expire(*, dry_run: bool = False) -> int:
         upload_cancel(upload=upload)
         count += 1
     return count
+
+
+class RunningDigests:
+    """The SHA-256 of an upload's bytes so far, kept by the process that received them.
+
+    When an upload's next piece arrives at the same process (a client's keep-alive
+    connection stays with one worker), the digest goes on from there, and the last piece
+    finishes it without reading the payload back from storage; a piece that arrives
+    elsewhere (another worker or instance, after a restart) starts without one, and the
+    upload's end reads the payload back (upload_finish). A digest is only ever used for the
+    offset it covers. Bounded: the oldest are forgotten first.
+    """
+
+    KEPT = 256
+
+    def __init__(self):
+        self._digests: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, upload_id, offset: int):
+        """The digest of the upload's first `offset` bytes, if this process has it."""
+        if offset == 0:
+            return hashlib.sha256()
+        with self._lock:
+            covered, digest = self._digests.pop(upload_id, (None, None))
+        return digest if covered == offset else None
+
+    def keep(self, upload_id, offset: int, digest) -> None:
+        if digest is None:
+            return
+        with self._lock:
+            self._digests[upload_id] = (offset, digest)
+            while len(self._digests) > self.KEPT:
+                self._digests.popitem(last=False)
+
+
+_running_digests = RunningDigests()
+
+
+def _hashing(chunks: Iterable[bytes], digest) -> Iterable[bytes]:
+    if digest is None:
+        return chunks
+    return (digest.update(chunk) or chunk for chunk in chunks)
 
 
 def _unfinished(user):

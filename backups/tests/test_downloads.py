@@ -1,7 +1,9 @@
 """GET /api/sync/backup/<id>/download: the payload's bytes, streamed, resumable with Range."""
 
 import pytest
+from django.http import FileResponse
 
+from backups import storage
 from backups.models import UserBackup
 from backups.tests.helpers import URL, upload
 
@@ -130,8 +132,6 @@ def test_a_text_payload_uploaded_with_tus_reads_through_the_json_endpoints(alice
 
 
 def test_s3_downloads_may_redirect_to_a_presigned_url(alice_client, backup, settings):
-    from backups import storage
-
     if not storage.is_s3():
         pytest.skip("S3 only (make test-s3)")
     settings.BACKUP_S3_PRESIGNED_SECONDS = 60
@@ -141,3 +141,19 @@ def test_s3_downloads_may_redirect_to_a_presigned_url(alice_client, backup, sett
     assert response.status_code == 302
     assert "X-Amz-Signature=" in response["Location"]
     assert "X-Amz-Expires=" in response["Location"]
+
+
+def test_from_a_folder_a_download_to_the_end_is_an_open_file_for_sendfile(alice_client, backup):
+    if storage.is_s3():
+        pytest.skip("folder storage only")
+
+    whole = alice_client.get(f"{URL}/{backup.id}/download")
+    assert isinstance(whole, FileResponse)  # Django hands it to the server's file_wrapper
+    assert body(whole) == DATA
+    rest = alice_client.get(f"{URL}/{backup.id}/download", HTTP_RANGE="bytes=2000-")
+    assert isinstance(rest, FileResponse)
+    assert body(rest) == DATA[2000:]
+    part = alice_client.get(f"{URL}/{backup.id}/download", HTTP_RANGE="bytes=0-9")
+    assert body(part) == DATA[:10]
+    assert rest["Content-Length"] == "48"
+    assert rest["Content-Type"] == "application/octet-stream"

@@ -4,11 +4,12 @@ import base64
 import hashlib
 import uuid
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.utils import timezone
 
-from backups import storage
+from backups import storage, uploads
 from backups.models import BackupUpload, UserBackup
 from backups.tests.helpers import (
     TUS,
@@ -417,11 +418,37 @@ def test_an_upload_resumes_on_any_instance_from_the_database_alone(alice_client)
     as after a restart or on another app instance."""
     location = create_upload(alice_client, DATA)["Location"]
     append(alice_client, location, DATA[:3000], 0)
-    row = BackupUpload.objects.get()
-    BackupUpload.objects.filter(pk=row.pk).update(lease_token=None)  # as if a new process
+    uploads._running_digests = uploads.RunningDigests()  # as if another process
 
     head = alice_client.head(location, **TUS)
-    response = append(alice_client, location, DATA[int(head["Upload-Offset"]) :], int(head["Upload-Offset"]))
+    with mock.patch.object(storage, "payload_sha256", wraps=storage.payload_sha256) as read_back:
+        response = append(
+            alice_client, location, DATA[int(head["Upload-Offset"]) :], int(head["Upload-Offset"])
+        )
+
+    assert response.status_code == 204
+    assert stored(UserBackup.objects.get()) == DATA
+    # Without the digest of the first piece, the payload's SHA-256 was read back from storage.
+    assert read_back.call_count == 1
+
+
+def test_pieces_arriving_at_one_process_are_hashed_once_as_they_arrive(alice_client):
+    location = create_upload(alice_client, DATA)["Location"]
+
+    with mock.patch.object(storage, "payload_sha256") as read_back:
+        for offset in range(0, len(DATA), 3000):
+            append(alice_client, location, DATA[offset : offset + 3000], offset)
+
+    assert stored(UserBackup.objects.get()) == DATA
+    assert read_back.call_count == 0
+
+
+def test_a_refused_piece_does_not_count_in_the_running_digest(alice_client):
+    location = create_upload(alice_client, DATA)["Location"]
+    append(alice_client, location, DATA[:100], 0)
+    append(alice_client, location, b"\0" * 100, 100, checksum=hashlib.sha256(b"other").digest())
+
+    response = append(alice_client, location, DATA[100:], 100)
 
     assert response.status_code == 204
     assert stored(UserBackup.objects.get()) == DATA
