@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from django.core.files.base import ContentFile
-from django.core.files.storage import storages
+from django.core.files.storage import FileSystemStorage, storages
 
 from backups.exceptions import PayloadNotMoved
 
@@ -40,10 +40,9 @@ def backup_key(user_id, backup_id) -> str:
 
 
 def is_s3() -> bool:
-    # Imported here: the filesystem default must not need boto3 to start.
-    from storages.backends.s3 import S3Storage
-
-    return isinstance(payload_storage(), S3Storage)
+    """The two kinds of storage backups support: a folder, or an S3 bucket (asked without
+    importing boto3, which a folder does not need)."""
+    return not isinstance(payload_storage(), FileSystemStorage)
 
 
 def payload_save(key: str, data: bytes) -> None:
