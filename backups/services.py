@@ -51,10 +51,10 @@ def backup_create(
     upload = (digest, device_id, sync_version)
     # Asked once before writing anything, so a retry or a refused upload costs no storage;
     # backup_store asks again under the user's lock.
-    earlier = _earlier_upload(user=user, idempotency_key=idempotency_key, upload=upload)
+    earlier = backup_earlier(user=user, idempotency_key=idempotency_key, upload=upload)
     if earlier is not None:
         return earlier, False
-    _refuse_stale(user=user, sync_version=sync_version)
+    backup_refuse_stale(user=user, sync_version=sync_version)
     quota_check(user=user, adding=len(data))
 
     backup_id = uuid.uuid4()
@@ -95,14 +95,14 @@ def backup_store(
     beyond BACKUP_KEEP and tells the user's devices. `upload`: the tus upload it came from,
     marked complete in the same transaction."""
     with transaction.atomic():
-        _lock_user(user.pk)
-        earlier = _earlier_upload(
+        user_lock(user.pk)
+        earlier = backup_earlier(
             user=user, idempotency_key=idempotency_key, upload=(checksum, device_id, sync_version)
         )
         if earlier is not None:
             backup, created = earlier, False
         else:
-            _refuse_stale(user=user, sync_version=sync_version)
+            backup_refuse_stale(user=user, sync_version=sync_version)
             quota_check(user=user, adding=data_size, upload=upload)
             backup = UserBackup.objects.create(
                 id=backup_id,
@@ -196,13 +196,13 @@ def backups_prune(*, keep: int, dry_run: bool = False) -> tuple[int, int]:
             deleted += count - keep
         else:
             with transaction.atomic():
-                _lock_user(user_id)
+                user_lock(user_id)
                 deleted += _prune(user_id=user_id, keep=keep)
         users += 1
     return deleted, users
 
 
-def _earlier_upload(*, user, idempotency_key: str, upload: tuple) -> UserBackup | None:
+def backup_earlier(*, user, idempotency_key: str, upload: tuple) -> UserBackup | None:
     """The backup stored under this Idempotency-Key; a 409 when it holds a different upload."""
     if not idempotency_key:
         return None
@@ -217,7 +217,7 @@ def _earlier_upload(*, user, idempotency_key: str, upload: tuple) -> UserBackup 
     return earlier
 
 
-def _refuse_stale(*, user, sync_version: int | None) -> None:
+def backup_refuse_stale(*, user, sync_version: int | None) -> None:
     """A 409 for a backup of an older data version than one already stored, or of no version
     once the user's backups carry one.
 
@@ -273,7 +273,7 @@ def _keep() -> int:
     return max(settings.BACKUP_KEEP, 1)
 
 
-def _lock_user(user_id) -> None:
+def user_lock(user_id) -> None:
     list(get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk"))
 
 

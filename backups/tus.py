@@ -28,7 +28,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backups import uploads
-from backups.exceptions import BackupTooLarge
 from backups.models import BackupUpload
 from backups.parsers import is_chunked
 from backups.schema import (
@@ -145,8 +144,6 @@ class UploadListView(TusView):
             )
         if length == 0:
             raise ValidationError({"Upload-Length": ["A backup holds at least one byte."]})
-        if length > settings.BACKUP_MAX_BYTES:
-            raise BackupTooLarge(settings.BACKUP_MAX_BYTES)
         metadata = UploadMetadataSerializer(data=_metadata(request.headers.get("Upload-Metadata", "")))
         metadata.is_valid(raise_exception=True)
         body = _body_or_none(request)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 
 from backups import services, storage
 from backups.exceptions import BackupTooLarge, TooManyUploads
@@ -73,7 +73,7 @@ def upload_create(
     declared = {"length": length, "checksum": checksum, "device_id": device_id, "sync_version": sync_version}
     now = timezone.now()
     with transaction.atomic():
-        services._lock_user(user.pk)
+        services.user_lock(user.pk)
         if idempotency_key:
             earlier = BackupUpload.objects.filter(user=user, idempotency_key=idempotency_key).first()
             if earlier is not None:
@@ -85,7 +85,7 @@ def upload_create(
                         }
                     )
                 return earlier, False
-            backup = services._earlier_upload(
+            backup = services.backup_earlier(
                 user=user, idempotency_key=idempotency_key, upload=(checksum, device_id, sync_version)
             )
             if backup is not None:
@@ -95,7 +95,7 @@ def upload_create(
                     backup=backup, completed_at=now, expires_at=_expiry(now),
                 )  # fmt: skip
                 return upload, True
-        services._refuse_stale(user=user, sync_version=sync_version)
+        services.backup_refuse_stale(user=user, sync_version=sync_version)
         unfinished = _unfinished(user).count()
         if unfinished >= settings.BACKUP_UPLOADS_PER_USER:
             raise TooManyUploads(unfinished=unfinished)
@@ -307,9 +307,3 @@ def _release_lease(upload: BackupUpload, token) -> None:
     BackupUpload.objects.filter(pk=upload.pk, lease_token=token).update(
         lease_token=None, lease_expires_at=None
     )
-
-
-def validate_checksum(value: str) -> str:
-    if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
-        raise ValidationError({"checksum": ["Must be 64 hexadecimal characters (SHA-256)."]})
-    return value.lower()
