@@ -21,8 +21,11 @@ run: $(BIN)/.installed
 	DEBUG=1 $(BIN)/uvicorn persona.asgi:application --host 0.0.0.0 --port $(PORT) --no-access-log \
 		--reload $(foreach app,$(APPS),--reload-dir $(app))
 
+# On the embedded defaults the suite runs in two processes, a test file at a time each
+# (pytest-xdist); with DATABASE_URL or REDIS_URL in one, as every test empties the shared
+# Redis database.
 test: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(DATABASE_URL)$(REDIS_URL),,-n 2 --dist loadfile)
 
 # The suite with the backups' payloads on S3: a SeaweedFS started for the run on free loopback
 # ports (testing/seaweedfs.py) and its BACKUP_S3_* variables set; stopped after.
