@@ -9,6 +9,10 @@ core, creation, creation-with-upload, checksum (sha256), termination and expirat
 
 The rules (limits, quota, what becomes a backup) are in backups.uploads; this module reads
 the headers and the body and answers in tus's terms. Errors are the API's usual JSON.
+
+Written here rather than taken from PyPI: django-tus does not run on Django 5.2, and drf-tus
+2.0.3 reads Upload-Checksum as hex (tus says base64), answers OPTIONS with JSON, and has no
+creation-with-upload, expiry or per-user ownership.
 """
 
 import base64
