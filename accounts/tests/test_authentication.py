@@ -20,11 +20,12 @@ def bearer(api_client, token):
 
 def test_a_token_that_expires_after_it_was_accepted_is_refused(api_client, alice, tokens_for):
     token = AccessToken(tokens_for(alice)["access"])
-    token.set_exp(lifetime=timedelta(seconds=1))
+    # `exp` is whole seconds (truncated): two seconds from now leave at least one.
+    token.set_exp(lifetime=timedelta(seconds=2))
     client = bearer(api_client, str(token))
     assert client.get(URL).status_code == 200
 
-    time.sleep(1.1)
+    time.sleep(2.1)
     response = client.get(URL)
 
     assert response.status_code == 401
