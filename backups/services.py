@@ -160,13 +160,14 @@ def backups_delete_for_user(*, user_id) -> None:
 
 def storage_used(*, user, upload: BackupUpload | None = None) -> int:
     """Bytes the user's quota counts once one more backup is stored: the backups retention
-    keeps beside it (the newest BACKUP_KEEP - 1) and the unfinished uploads, `upload` aside."""
+    keeps beside it (the newest BACKUP_KEEP - 1) and the unfinished uploads that have not
+    expired, `upload` aside."""
     kept = (
         UserBackup.objects.filter(user=user)
         .order_by("-backup_date", "-id")
         .values_list("data_size", flat=True)[: _keep() - 1]
     )
-    uploads = BackupUpload.objects.filter(user=user, completed_at=None)
+    uploads = BackupUpload.objects.filter(user=user, completed_at=None, expires_at__gt=timezone.now())
     if upload is not None:
         uploads = uploads.exclude(pk=upload.pk)
     return sum(kept) + (uploads.aggregate(total=Sum("length"))["total"] or 0)

@@ -123,6 +123,17 @@ def test_finished_and_expired_uploads_do_not_count_against_the_cap(alice_client,
     assert response.status_code == 201
 
 
+def test_an_expired_upload_no_longer_counts_against_the_quota(alice_client, settings):
+    settings.BACKUP_QUOTA_BYTES = 1500
+    create_upload(alice_client, DATA)
+    assert create_upload(alice_client, DATA).status_code == 413
+    BackupUpload.objects.update(expires_at=timezone.now())
+
+    response = create_upload(alice_client, DATA)
+
+    assert response.status_code == 201
+
+
 def test_an_expired_upload_is_410(alice_client):
     location = create_upload(alice_client, DATA)["Location"]
     BackupUpload.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
