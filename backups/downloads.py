@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
 from backups import storage
-from backups.transfers import TransferSlot
+from backups.transfers import ReleasesSlotOnClose, TransferSlot
 
 SINGLE_RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 
@@ -60,32 +60,12 @@ def _stream(key: str, start: int, end: int, size: int, *, slot: TransferSlot, st
     return PayloadStream(itertools.chain([first], chunks), slot=slot, status=status)
 
 
-class PayloadFile(FileResponse):
-    """A payload file that gives its transfer slot back once the server has sent it."""
-
-    def __init__(self, file, *, slot: TransferSlot, status: int):
-        super().__init__(file, status=status)
-        self.slot = slot
-
-    def close(self):
-        try:
-            super().close()
-        finally:
-            self.slot.release()
+class PayloadFile(ReleasesSlotOnClose, FileResponse):
+    """A payload file, sent within its transfer slot."""
 
 
-class PayloadStream(StreamingHttpResponse):
-    """A streamed payload that gives its transfer slot back once the server has sent it."""
-
-    def __init__(self, chunks, *, slot: TransferSlot, status: int):
-        super().__init__(chunks, status=status)
-        self.slot = slot
-
-    def close(self):
-        try:
-            super().close()
-        finally:
-            self.slot.release()
+class PayloadStream(ReleasesSlotOnClose, StreamingHttpResponse):
+    """A streamed payload, sent within its transfer slot."""
 
 
 def _range(request, etag: str, size: int):

@@ -54,3 +54,19 @@ def _take_user_slot(user_id) -> str:
         wait=1,
         detail=f"At most {settings.BACKUP_TRANSFERS_PER_USER} backup transfers per account run at once.",
     )
+
+
+class ReleasesSlotOnClose:
+    """A response (mixed in before its class) that gives its transfer slot back once the
+    server has sent it: the server calls close() after the last byte, or when the client
+    went away."""
+
+    def __init__(self, *args, slot: TransferSlot, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self.slot.release()

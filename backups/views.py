@@ -16,7 +16,7 @@ from backups.serializers import (
     BackupSerializer,
     BackupUploadSerializer,
 )
-from backups.transfers import TransferSlot
+from backups.transfers import ReleasesSlotOnClose, TransferSlot
 from persona.exceptions import Conflict
 from persona.ratelimit import rate_limit
 from persona.schema import RETRY_AFTER, errors
@@ -200,18 +200,8 @@ class DownloadRequired(Conflict):
         )
 
 
-class PayloadResponse(Response):
-    """A response that gives its transfer slot back once the server has sent it."""
-
-    def __init__(self, data, *, slot: TransferSlot):
-        super().__init__(data)
-        self.slot = slot
-
-    def close(self):
-        try:
-            super().close()
-        finally:
-            self.slot.release()
+class PayloadResponse(ReleasesSlotOnClose, Response):
+    """A backup with its payload, sent within its transfer slot."""
 
 
 def _idempotency_key(request) -> str:
