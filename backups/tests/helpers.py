@@ -29,6 +29,7 @@ def stored(backup) -> bytes:
 
 UPLOADS = f"{URL}/uploads"
 TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+OFFSET_STREAM = "application/offset+octet-stream"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -42,12 +43,14 @@ def metadata(**values) -> str:
     )
 
 
-def create_upload(client, data: bytes, **values):
-    """POSTs a tus upload declaring `data` (its length and checksum) and `values`."""
+def create_upload(client, data: bytes, *, first_bytes: bytes = b"", **values):
+    """POSTs a tus upload declaring `data` (its length and checksum) and `values`, sending
+    `first_bytes` with it (creation-with-upload) when given."""
     values = {"checksum": sha256_bytes(data), **values}
-    return client.post(
-        UPLOADS, HTTP_UPLOAD_LENGTH=str(len(data)), HTTP_UPLOAD_METADATA=metadata(**values), **TUS
-    )
+    headers = {"HTTP_UPLOAD_LENGTH": str(len(data)), "HTTP_UPLOAD_METADATA": metadata(**values), **TUS}
+    if first_bytes:
+        return client.generic("POST", UPLOADS, first_bytes, content_type=OFFSET_STREAM, **headers)
+    return client.post(UPLOADS, **headers)
 
 
 def append(client, location: str, chunk: bytes, offset: int, *, checksum: bytes | None = None):

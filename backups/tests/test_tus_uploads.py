@@ -109,30 +109,14 @@ def test_a_finished_upload_still_answers_head_with_its_backup(alice_client):
 
 
 def test_creation_with_upload_sends_the_first_bytes_in_the_post(alice_client):
-    response = alice_client.generic(
-        "POST",
-        UPLOADS,
-        DATA[:1000],
-        content_type="application/offset+octet-stream",
-        HTTP_UPLOAD_LENGTH=str(len(DATA)),
-        HTTP_UPLOAD_METADATA=metadata(checksum=sha256_bytes(DATA)),
-        **TUS,
-    )
+    response = create_upload(alice_client, DATA, first_bytes=DATA[:1000])
 
     assert (response.status_code, response["Upload-Offset"]) == (201, "1000")
     assert BackupUpload.objects.get().offset == 1000
 
 
 def test_creation_with_the_whole_upload_makes_the_backup_at_once(alice_client):
-    response = alice_client.generic(
-        "POST",
-        UPLOADS,
-        DATA,
-        content_type="application/offset+octet-stream",
-        HTTP_UPLOAD_LENGTH=str(len(DATA)),
-        HTTP_UPLOAD_METADATA=metadata(checksum=sha256_bytes(DATA)),
-        **TUS,
-    )
+    response = create_upload(alice_client, DATA, first_bytes=DATA)
 
     assert response.status_code == 201
     assert stored(UserBackup.objects.get()) == DATA

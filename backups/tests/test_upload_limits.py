@@ -12,12 +12,9 @@ from backups import storage
 from backups.models import BackupUpload, UserBackup
 from backups.tests.helpers import (
     TUS,
-    UPLOADS,
     URL,
     append,
     create_upload,
-    metadata,
-    sha256_bytes,
     upload,
     upload_body,
 )
@@ -181,15 +178,7 @@ def test_a_creation_with_upload_past_a_limit_is_refused_and_nothing_is_stored(
 ):
     setattr(settings, limit, 10)
 
-    response = alice_client.generic(
-        "POST",
-        UPLOADS,
-        DATA,
-        content_type="application/offset+octet-stream",
-        HTTP_UPLOAD_LENGTH=str(len(DATA)),
-        HTTP_UPLOAD_METADATA=metadata(checksum=sha256_bytes(DATA)),
-        **TUS,
-    )
+    response = create_upload(alice_client, DATA, first_bytes=DATA)
 
     assert response.status_code == 413
     assert response.json()["code"] == code
