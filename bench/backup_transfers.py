@@ -23,19 +23,14 @@ servers' CPU.
 
 import collections
 import contextlib
-import os
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 from bench import events, run
 from bench.backup_client import MIB
-from testing import servers
 
 SIZES = [100 * MIB] + ([] if run.QUICK else [1024 * MIB])
 CONCURRENT_UPLOADS = 50
@@ -63,24 +58,9 @@ def measure(env: dict, seed: dict) -> dict:
     }
 
 
-@contextlib.contextmanager
-def spawn(mode: str, cpu: str, spec: dict) -> Iterator[events.Client]:
+def spawn(mode: str, cpu: str, spec: dict):
     """bench/backup_client.py in a process of its own on `cpu`, as `mode` (client or limit)."""
-    process = subprocess.Popen(
-        ["taskset", "-c", cpu, sys.executable, "-m", "bench.backup_client", mode],
-        cwd=run.PROJECT,
-        env={**os.environ, "PYTHONPATH": str(run.PROJECT)},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        started = events.Client(process)
-        started.send(spec)
-        yield started
-    finally:
-        servers.stop(process)
+    return events.client(mode, spec, module="bench.backup_client", cpu=cpu)
 
 
 def ask(process: events.Client, **command) -> dict:

@@ -123,9 +123,13 @@ class Client:
 
 
 @contextlib.contextmanager
-def client(mode: str, spec: dict) -> Iterator[Client]:
+def client(
+    mode: str, spec: dict, *, module: str = "bench.events", cpu: str = run.LOAD_CPU
+) -> Iterator[Client]:
+    """`module` run as `mode` in a process of its own on `cpu`, given `spec` on its first line:
+    it answers one JSON line per command (this module's clients, bench/backup_client.py)."""
     process = subprocess.Popen(
-        ["taskset", "-c", run.LOAD_CPU, sys.executable, "-m", "bench.events", mode],
+        ["taskset", "-c", cpu, sys.executable, "-m", module, mode],
         cwd=run.PROJECT,
         env={**os.environ, "PYTHONPATH": str(run.PROJECT)},
         stdin=subprocess.PIPE,
