@@ -421,6 +421,21 @@ BACKUP_TRANSFERS_PER_USER = env_int("BACKUP_TRANSFERS_PER_USER", 2)
 # How long AI service health results are cached, so clients cannot hammer the upstreams.
 AI_HEALTH_CACHE_SECONDS = env_int("AI_HEALTH_CACHE_SECONDS", 30)
 
+# The AI relay (/api/ai/v1, ai_scripts.relay). Budgets per user, per UTC day and month, that
+# AI budgets in the admin override per user; 0 is no limit.
+AI_RELAY_REQUESTS_PER_DAY = env_int("AI_RELAY_REQUESTS_PER_DAY", 500, minimum=0)
+AI_RELAY_REQUESTS_PER_MONTH = env_int("AI_RELAY_REQUESTS_PER_MONTH", 5000, minimum=0)
+AI_RELAY_TOKENS_PER_DAY = env_int("AI_RELAY_TOKENS_PER_DAY", 200_000, minimum=0)
+AI_RELAY_TOKENS_PER_MONTH = env_int("AI_RELAY_TOKENS_PER_MONTH", 2_000_000, minimum=0)
+# Relayed requests one user may have in flight at once, across every instance.
+AI_RELAY_STREAMS_PER_USER = env_int("AI_RELAY_STREAMS_PER_USER", 4, minimum=1)
+# What one chat request may hold: its body, its messages, the characters of their text, and
+# the completion tokens it may ask for (also the default when it asks for none).
+AI_RELAY_MAX_BODY_BYTES = env_int("AI_RELAY_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+AI_RELAY_MAX_MESSAGES = env_int("AI_RELAY_MAX_MESSAGES", 200, minimum=1)
+AI_RELAY_MAX_PROMPT_CHARS = env_int("AI_RELAY_MAX_PROMPT_CHARS", 400_000, minimum=1)
+AI_RELAY_MAX_COMPLETION_TOKENS = env_int("AI_RELAY_MAX_COMPLETION_TOKENS", 4096, minimum=1)
+
 CORS_ALLOWED_ORIGINS = env_list("ALLOWED_ORIGINS", [])
 # A web page may send and read the headers of resumable uploads (tus) and downloads.
 CORS_ALLOW_HEADERS = (
@@ -497,5 +512,8 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # A foreign Host header is a 400 in the request log, not an error with a traceback.
         "django.security.DisallowedHost": {"level": "CRITICAL"},
+        # The relay's HTTP client logs each request with its URL, which may hold a key.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -80,3 +80,50 @@ def upstream():
     for server in started:
         server.shutdown()
         server.server_close()
+
+
+RELAY_KEY_ENV = "PERSONA_TEST_PROVIDER_KEY"
+RELAY_KEY = "sk-test-provider-key-3f9a7c1e"
+
+
+@pytest.fixture
+def fake_provider(monkeypatch):
+    """A real OpenAI-compatible server on loopback (testing.fake_openai) taking RELAY_KEY, which
+    the environment holds under RELAY_KEY_ENV as it would in production."""
+    from testing.fake_openai import fake_openai
+
+    monkeypatch.setenv(RELAY_KEY_ENV, RELAY_KEY)
+    with fake_openai(key=RELAY_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def make_provider(fake_provider):
+    """An AI service that is a relay provider on the fake server."""
+    from ai_scripts.models import AIService
+
+    def make(name="fake", *, priority=100, request_timeout_seconds=5.0, api_key_env=RELAY_KEY_ENV, **fields):
+        return AIService.objects.create(
+            name=name,
+            base_url=fake_provider.base_url,
+            api_key_env=api_key_env,
+            priority=priority,
+            request_timeout_seconds=request_timeout_seconds,
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_alias(db):
+    """A model alias routed to (provider, model) pairs."""
+    from ai_scripts.models import ModelAlias, ModelRoute
+
+    def make(name="persona-chat", routes=(), enabled=True):
+        alias = ModelAlias.objects.create(name=name, enabled=enabled)
+        for service, model in routes:
+            ModelRoute.objects.create(alias=alias, service=service, model=model)
+        return alias
+
+    return make

@@ -1,0 +1,115 @@
+"""Relay budgets and usage: what a user may still ask for, and what each request cost.
+
+Budgets count requests and tokens per UTC day and month (AI_RELAY_* settings, overridden per
+user by an AIBudget). A request is let through while its user is under every budget, and its
+tokens are counted when it ends, so the requests in flight at once (at most
+AI_RELAY_STREAMS_PER_USER) may go past a budget by their own size: a little inexact, for one
+write per request instead of a reservation and a correction.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ai_scripts.exceptions import OverBudget, TooManyStreams
+from ai_scripts.models import AIBudget, AIRequest, AIUsageDay
+
+# A slot held by a process that died mid-request is freed after this long.
+SLOT_SECONDS = 60 * 60
+BUDGETS = ("requests_per_day", "requests_per_month", "tokens_per_day", "tokens_per_month")
+
+
+def budget_limits(*, user_id) -> dict[str, int]:
+    """The user's budgets: their own where set, the settings' elsewhere (0: no limit)."""
+    own = AIBudget.objects.filter(user_id=user_id).values(*BUDGETS).first() or {}
+    return {
+        name: own[name] if own.get(name) is not None else getattr(settings, f"AI_RELAY_{name.upper()}")
+        for name in BUDGETS
+    }
+
+
+def budget_usage(*, user_id, now: datetime.datetime) -> dict[str, int]:
+    """Requests and tokens used today and this month (UTC)."""
+    today = now.astimezone(datetime.UTC).date()
+    used = dict.fromkeys(BUDGETS, 0)
+    days = AIUsageDay.objects.filter(user_id=user_id, day__gte=today.replace(day=1), day__lte=today)
+    for day, requests, tokens in days.values_list(
+        "day", "requests", F("prompt_tokens") + F("completion_tokens")
+    ):
+        used["requests_per_month"] += requests
+        used["tokens_per_month"] += tokens
+        if day == today:
+            used["requests_per_day"] += requests
+            used["tokens_per_day"] += tokens
+    return used
+
+
+def budget_check(*, user_id, now: datetime.datetime) -> None:
+    """Raises OverBudget (429) when the user has used up a budget, naming the one that resets
+    last."""
+    limits = budget_limits(user_id=user_id)
+    used = budget_usage(user_id=user_id, now=now)
+    for name in ("requests_per_month", "tokens_per_month", "requests_per_day", "tokens_per_day"):
+        if limits[name] and used[name] >= limits[name]:
+            kind, period = name.split("_per_")
+            reset_at = _period_end(now, period)
+            periodic = "daily" if period == "day" else "monthly"
+            raise OverBudget(
+                f"The {periodic} AI {kind} budget ({limits[name]}) is used up; it resets at "
+                f"{reset_at:%Y-%m-%d %H:%M} UTC.",
+                code=f"{periodic}_{kind}_budget_exceeded",
+                reset_at=reset_at,
+                retry_after=max(1, int((reset_at - now).total_seconds())),
+            )
+
+
+def relay_slot_take(*, user_id) -> str:
+    """One of the user's AI_RELAY_STREAMS_PER_USER places for a request in flight, across every
+    instance; TooManyStreams (429) when all are taken. Give it back with relay_slot_release."""
+    for number in range(settings.AI_RELAY_STREAMS_PER_USER):
+        key = f"ai:relay:{user_id}:{number}"
+        if cache.add(key, True, timeout=SLOT_SECONDS):
+            return key
+    raise TooManyStreams(settings.AI_RELAY_STREAMS_PER_USER)
+
+
+def relay_slot_release(key: str) -> None:
+    cache.delete(key)
+
+
+def usage_record(*, request: AIRequest) -> None:
+    """Counts a finished request against its user's budgets and keeps its record: two
+    statements in the common case (an UPDATE of the day's counters and an INSERT)."""
+    day = request.created_at.astimezone(datetime.UTC).date()
+    increments = {
+        "requests": F("requests") + 1,
+        "prompt_tokens": F("prompt_tokens") + request.prompt_tokens,
+        "completion_tokens": F("completion_tokens") + request.completion_tokens,
+    }
+    with transaction.atomic():
+        days = AIUsageDay.objects.filter(user_id=request.user_id, day=day)
+        if not days.update(**increments):
+            try:
+                with transaction.atomic():
+                    AIUsageDay.objects.create(
+                        user_id=request.user_id,
+                        day=day,
+                        requests=1,
+                        prompt_tokens=request.prompt_tokens,
+                        completion_tokens=request.completion_tokens,
+                    )
+            except IntegrityError:  # another request created the day's row first
+                days.update(**increments)
+        request.save(force_insert=True)
+
+
+def _period_end(now: datetime.datetime, period: str) -> datetime.datetime:
+    today = now.astimezone(datetime.UTC).date()
+    if period == "day":
+        end = today + datetime.timedelta(days=1)
+    else:
+        end = (today.replace(day=1) + datetime.timedelta(days=32)).replace(day=1)
+    return datetime.datetime.combine(end, datetime.time(), tzinfo=datetime.UTC)
