@@ -17,9 +17,10 @@ DEGRADED = OpenApiExample(
     value={
         "status": "degraded",
         "services": [
-            {"name": "local-llm", "status": "up", "latency_ms": 38},
-            {"name": "embeddings", "status": "down", "latency_ms": None},
+            {"name": "openrouter", "status": "up", "latency_ms": 38, "provider": True},
+            {"name": "local-llm", "status": "down", "latency_ms": None, "provider": True},
         ],
+        "models": [{"id": "persona-chat", "status": "up"}, {"id": "persona-local", "status": "down"}],
         "active_scripts": 4,
     },
     response_only=True,
@@ -28,7 +29,8 @@ DOWN = OpenApiExample(
     "Down",
     value={
         "status": "down",
-        "services": [{"name": "local-llm", "status": "down", "latency_ms": None}],
+        "services": [{"name": "local-llm", "status": "down", "latency_ms": None, "provider": True}],
+        "models": [{"id": "persona-local", "status": "down"}],
         "active_scripts": 4,
     },
     response_only=True,

@@ -31,6 +31,12 @@ class AIServiceHealthSerializer(serializers.Serializer):
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=["up", "down"])
     latency_ms = serializers.IntegerField(allow_null=True)
+    provider = serializers.BooleanField(help_text="Whether the relay (/api/ai/v1) sends requests to it.")
+
+
+class AIModelHealthSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="A model alias of the relay.")
+    status = serializers.ChoiceField(choices=["up", "down"], help_text="Up while one of its providers is.")
 
 
 # One object, although the view is a viewset's `list`.
@@ -40,4 +46,5 @@ class AIHealthSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=["ok", "degraded", "down"])
     services = AIServiceHealthSerializer(many=True)
+    models = AIModelHealthSerializer(many=True)
     active_scripts = serializers.IntegerField()

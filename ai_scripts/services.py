@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from ai_scripts.models import AIScript, AIScriptVersion, AIService
+from ai_scripts.models import AIScript, AIScriptVersion, AIService, ModelRoute
 from ai_scripts.serializers import AIScriptImportSerializer
 from persona import events
 from persona.exceptions import ServiceUnavailable
@@ -167,6 +167,7 @@ def ai_health_report() -> dict:
         report = {
             "status": "ok" if up == len(statuses) else "down" if up == 0 else "degraded",
             "services": statuses,
+            "models": _model_statuses(statuses),
             "active_scripts": AIScript.objects.filter(is_active=True).count(),
         }
         cache.set(HEALTH_KEY, {"report": report, "checked_at": time.time()}, timeout=None)
@@ -176,7 +177,9 @@ def ai_health_report() -> dict:
 
 
 def ai_services_probe(*, services: list[AIService]) -> list[dict]:
-    """Probes the services' health URLs concurrently: `{"name", "status", "latency_ms"}` each.
+    """Probes the services' health URLs concurrently: `{"name", "status", "latency_ms",
+    "provider"}` each. A relay provider without a health URL is probed at its `/models`, with
+    its key.
 
     Each probe has its service's timeout, and the whole call returns at most
     PROBE_GRACE_SECONDS after the longest one: a probe still running then counts as down.
@@ -184,20 +187,45 @@ def ai_services_probe(*, services: list[AIService]) -> list[dict]:
     if not services:
         return []
     executor = ThreadPoolExecutor(max_workers=min(len(services), MAX_PROBE_THREADS))
-    futures = [executor.submit(_probe, service.health_url, service.timeout_seconds) for service in services]
+    futures = [
+        executor.submit(_probe, *_probe_target(service), service.timeout_seconds) for service in services
+    ]
     wait(futures, timeout=max(service.timeout_seconds for service in services) + PROBE_GRACE_SECONDS)
     executor.shutdown(wait=False, cancel_futures=True)
     return [
-        {"name": service.name, **(future.result() if future.done() and not future.cancelled() else _DOWN)}
+        {
+            "name": service.name,
+            **(future.result() if future.done() and not future.cancelled() else _DOWN),
+            "provider": bool(service.base_url),
+        }
         for service, future in zip(services, futures, strict=True)
     ]
+
+
+def _probe_target(service: AIService) -> tuple[str, dict]:
+    if service.health_url:
+        return service.health_url, {}
+    key = service.api_key()
+    return service.base_url.rstrip("/") + "/models", {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def _model_statuses(statuses: list[dict]) -> list[dict]:
+    """Each model alias the relay serves: up while one of its enabled providers is."""
+    up = {status["name"] for status in statuses if status["status"] == "up"}
+    routes = ModelRoute.objects.filter(alias__enabled=True, service__enabled=True).exclude(
+        service__base_url=""
+    )
+    served: dict[str, bool] = {}
+    for alias, provider in routes.order_by("alias__name").values_list("alias__name", "service__name"):
+        served[alias] = served.get(alias, False) or provider in up
+    return [{"id": alias, "status": "up" if is_up else "down"} for alias, is_up in served.items()]
 
 
 _DOWN = {"status": "down", "latency_ms": None}
 _CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
 
-def _probe(url: str, timeout: float) -> dict:
+def _probe(url: str, headers: dict, timeout: float) -> dict:
     parts = urlsplit(url)
     if parts.scheme not in _CONNECTIONS or not parts.hostname:
         return _DOWN
@@ -207,7 +235,7 @@ def _probe(url: str, timeout: float) -> dict:
         # parts.port is parsed here: a malformed port is a ValueError, so a down service.
         connection = _CONNECTIONS[parts.scheme](parts.hostname, parts.port, timeout=timeout)
         try:
-            connection.request("GET", target, headers={"User-Agent": "persona-health-check"})
+            connection.request("GET", target, headers={"User-Agent": "persona-health-check", **headers})
             status = connection.getresponse().status
         finally:
             connection.close()

@@ -53,7 +53,8 @@ def test_it_is_ok_when_every_service_is_up(api_client, service, healthy, make_sc
     assert body["active_scripts"] == 1
     assert [item["name"] for item in body["services"]] == ["chat", "embeddings"]
     for item in body["services"]:
-        assert set(item) == {"name", "status", "latency_ms"}
+        assert set(item) == {"name", "status", "latency_ms", "provider"}
+        assert item["provider"] is False
         assert item["status"] == "up"
         assert isinstance(item["latency_ms"], int)
     assert healthy.hits == 2
@@ -63,7 +64,7 @@ def test_it_is_ok_when_no_service_is_configured(api_client, db):
     response = api_client.get(URL)
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "services": [], "active_scripts": 0}
+    assert response.json() == {"status": "ok", "services": [], "models": [], "active_scripts": 0}
 
 
 def test_it_is_degraded_when_some_services_are_down(api_client, service, healthy, broken, slow):
@@ -101,7 +102,9 @@ def test_an_unreachable_service_is_down(api_client, service, upstream):
     response = api_client.get(URL)
 
     assert response.status_code == 503
-    assert response.json()["services"] == [{"name": "gone", "status": "down", "latency_ms": None}]
+    assert response.json()["services"] == [
+        {"name": "gone", "status": "down", "latency_ms": None, "provider": False}
+    ]
 
 
 def test_disabled_services_are_not_probed(api_client, service, healthy, broken):
@@ -173,7 +176,9 @@ def test_a_malformed_url_saved_past_validation_is_down(api_client, db, url):
     response = api_client.get(URL)
 
     assert response.status_code == 503
-    assert response.json()["services"] == [{"name": "odd", "status": "down", "latency_ms": None}]
+    assert response.json()["services"] == [
+        {"name": "odd", "status": "down", "latency_ms": None, "provider": False}
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -222,3 +227,30 @@ def test_before_any_report_exists_a_request_during_the_first_probe_is_told_to_re
     assert response.json() == {"detail": "The AI services are being checked; try again in a moment."}
     assert response["Retry-After"] == "1"
     assert healthy.hits == 0
+
+
+def test_it_reports_the_relays_providers_and_models(api_client, make_provider, make_alias, monkeypatch):
+    """A provider without a health URL is probed at its /models with its key; the key and the
+    URLs are never shown."""
+    good = make_provider("primary")
+    monkeypatch.setenv("PERSONA_TEST_WRONG_KEY", "sk-wrong")
+    refused = make_provider("refused", api_key_env="PERSONA_TEST_WRONG_KEY")
+    make_alias("persona-chat", routes=[(refused, "gpt-4o"), (good, "gpt-4o-mini")])
+    make_alias("persona-strict", routes=[(refused, "gpt-4o")])
+    make_alias("persona-off", routes=[(good, "gpt-4o")], enabled=False)
+
+    response = api_client.get(URL)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert [(item["name"], item["status"], item["provider"]) for item in body["services"]] == [
+        ("primary", "up", True),
+        ("refused", "down", True),
+    ]
+    assert body["models"] == [
+        {"id": "persona-chat", "status": "up"},
+        {"id": "persona-strict", "status": "down"},
+    ]
+    assert "127.0.0.1" not in response.content.decode()
+    assert "sk-" not in response.content.decode()
