@@ -48,7 +48,7 @@ PASSED_ON = {
     "tools": lambda value: isinstance(value, list) and len(value) <= 128,
     "tool_choice": lambda value: isinstance(value, str | dict),
     "parallel_tool_calls": lambda value: isinstance(value, bool),
-    "user": lambda value: isinstance(value, str) and len(value) <= 256,
+    "user": lambda value: isinstance(value, str) and len(value) <= 256 and "\x00" not in value,
 }
 # Read here rather than passed on as they are.
 OWN = {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens", "n"}
@@ -115,7 +115,7 @@ def chat_request_parse(raw: bytes) -> ChatRequest:
             raise RelayError(f"Invalid value for {key!r}.", code="invalid_value", param=key)
 
     alias = body.get("model")
-    if not isinstance(alias, str) or not alias:
+    if not isinstance(alias, str) or not alias or "\x00" in alias:
         raise RelayError(
             "`model` must name a model alias (GET /api/ai/v1/models).", code="invalid_value", param="model"
         )
@@ -132,7 +132,7 @@ def chat_request_parse(raw: bytes) -> ChatRequest:
 
     template = body.get("template") or ""
     variables = body.get("variables") or {}
-    if not isinstance(template, str):
+    if not isinstance(template, str) or "\x00" in template:
         raise RelayError("`template` must be an AI script's name.", code="invalid_value", param="template")
     if (
         not isinstance(variables, dict)

@@ -62,3 +62,14 @@ class UpstreamFailed(RelayError):
     be reached or all are busy) or 504 (all timed out)."""
 
     type = "api_error"
+
+
+class BackingServiceDown(RelayError):
+    """The database or the cache failed (persona.views.service_unavailable_for): a 503 with
+    Retry-After, in this shape too."""
+
+    type = "api_error"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message, status=503, code="service_unavailable")
+        self.headers = {"Retry-After": str(retry_after)}

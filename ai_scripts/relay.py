@@ -30,8 +30,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.services import token_decode, token_user
 from ai_scripts import budgets, upstream
 from ai_scripts.chat import ChatRequest, chat_request_parse, prompt_text
-from ai_scripts.exceptions import RelayError, Unauthenticated, UpstreamFailed
+from ai_scripts.exceptions import BackingServiceDown, RelayError, Unauthenticated, UpstreamFailed
 from ai_scripts.models import AIRequest, AIScript, ModelAlias, ModelRoute
+from persona.views import service_unavailable_for
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ async def models_list(request):
     if request.method != "GET":
         return _error(RelayError("Use GET.", status=405, code="method_not_allowed"))
     try:
-        aliases = await database_sync_to_async(_aliases)(request.headers.get("Authorization", ""))
+        aliases = await _in_thread(_aliases, request.headers.get("Authorization", ""))
     except RelayError as error:
         return _error(error)
     return JsonResponse(
@@ -127,7 +128,21 @@ async def _plan(request) -> Plan:
             status=413,
             code="body_too_large",
         )
-    return await database_sync_to_async(_prepare)(request.headers.get("Authorization", ""), raw)
+    return await _in_thread(_prepare, request.headers.get("Authorization", ""), raw)
+
+
+async def _in_thread(function, *args):
+    """Runs database work in a thread (the connection goes back to the pool after); a
+    database or cache that fails is a 503 in the relay's error shape."""
+    try:
+        return await database_sync_to_async(function)(*args)
+    except RelayError:
+        raise
+    except Exception as error:
+        unavailable = service_unavailable_for(error)
+        if unavailable is None:
+            raise
+        raise BackingServiceDown(str(unavailable.detail), retry_after=unavailable.retry_after) from error
 
 
 def _prepare(authorization: str, raw: bytes) -> Plan:

@@ -27,16 +27,19 @@ class AIScriptImportSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
+UP_DOWN = ["up", "down"]
+
+
 class AIServiceHealthSerializer(serializers.Serializer):
     name = serializers.CharField()
-    status = serializers.ChoiceField(choices=["up", "down"])
+    status = serializers.ChoiceField(choices=UP_DOWN)
     latency_ms = serializers.IntegerField(allow_null=True)
     provider = serializers.BooleanField(help_text="Whether the relay (/api/ai/v1) sends requests to it.")
 
 
 class AIModelHealthSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="A model alias of the relay.")
-    status = serializers.ChoiceField(choices=["up", "down"], help_text="Up while one of its providers is.")
+    status = serializers.ChoiceField(choices=UP_DOWN, help_text="Up while one of its providers is.")
 
 
 # One object, although the view is a viewset's `list`.

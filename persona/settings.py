@@ -333,10 +333,12 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "backups.schema.add_upload_offset_operation",
+        "ai_scripts.schema.add_relay_operations",
     ],
     "ENUM_NAME_OVERRIDES": {
         "SyncConflictCodeEnum": "sync.services.RejectionCode",
         "ReadinessCheckEnum": "persona.schema.CHECK_RESULTS",
+        "AIServiceHealthStatusEnum": "ai_scripts.serializers.UP_DOWN",
     },
 }
 

@@ -5,6 +5,7 @@ error shape, and nothing reaches a provider."""
 import json
 
 import pytest
+from django.db import OperationalError
 from django.test import override_settings
 
 from ai_scripts.models import AIRequest
@@ -280,3 +281,30 @@ def test_the_relay_does_not_take_a_session_cookie(client, alice, chat_alias):
     response = client.post("/api/ai/v1/chat/completions", json.dumps(HELLO), content_type="application/json")
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("field", ["model", "template", "user"])
+def test_a_nul_character_is_refused_where_the_database_would_see_it(access, chat_alias, field):
+    answer = relay(access, {**HELLO, field: "persona\x00chat"})
+
+    assert answer.status == 400
+    assert answer.error["param"] == field
+
+
+def test_a_database_that_fails_is_a_503_in_the_relays_shape(access, chat_alias, fake_provider, monkeypatch):
+    def unavailable(token):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("ai_scripts.relay.token_user", unavailable)
+
+    answer = relay(access, HELLO)
+
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.error == {
+        "message": "The database is unavailable; try again later.",
+        "type": "api_error",
+        "code": "service_unavailable",
+        "param": None,
+    }
+    assert fake_provider.requests == []

@@ -3,7 +3,6 @@ with uvicorn workers, as the Procfile's `events` runs it) and, for streams, thro
 deploy/nginx.conf; the providers are a real OpenAI-compatible server on loopback
 (testing.fake_openai). The server has its own SQLite database."""
 
-import itertools
 import json
 import sqlite3
 import time
@@ -96,6 +95,12 @@ def sdk(base_url: str, access: str, **options) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{base_url}/api/ai/v1", api_key=access, **options)
 
 
+def assert_arrived_as_sent(arrivals: list[float]) -> None:
+    """The provider sends a chunk every 300 ms: held back anywhere, they would come together."""
+    assert len(arrivals) >= 5
+    assert arrivals[-1] - arrivals[0] > 0.6 * 0.3 * (len(arrivals) - 1)
+
+
 def test_the_sdk_gets_a_completion(server, account, upstream):
     completion = sdk(server.base_url, account.access("phone")).chat.completions.create(
         model="persona-chat", messages=HELLO
@@ -120,9 +125,7 @@ def test_the_sdk_streams_chunk_by_chunk(server, account):
 
     assert text == "echo: hello there"
     assert usage.completion_tokens == 3
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert len(gaps) >= 4
-    assert min(gaps) > 0.2
+    assert_arrived_as_sent(arrivals)
 
 
 def test_the_sdk_is_served_by_the_next_provider(server, account, upstream):
@@ -212,6 +215,4 @@ def test_a_stream_through_the_proxy_is_not_held_back(server, account, tmp_path):
         )
         arrivals = [time.monotonic() for _ in stream]
 
-    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert len(gaps) >= 4
-    assert min(gaps) > 0.2
+    assert_arrived_as_sent(arrivals)

@@ -120,7 +120,7 @@ def request_strings(schema):
 def test_every_string_the_server_takes_refuses_nul_characters_in_the_schema(schema):
     strings = dict(request_strings(schema))
 
-    assert len(strings) == 15
+    assert len(strings) == 18
     assert all(not re.search(s["pattern"], "a\x00b") for s in strings.values()), strings
 
 
@@ -142,10 +142,11 @@ def test_a_whitespace_only_string_is_refused_in_the_schema_as_on_the_server(sche
 
 
 def test_every_400_is_the_one_validation_error_component(schema):
+    """But the AI relay's, which are in OpenAI's error shape for the OpenAI SDKs."""
     bad_requests = [
         operation["responses"]["400"]["content"]["application/json"]["schema"]
-        for _, operation in operations(schema)
-        if "400" in operation["responses"]
+        for name, operation in operations(schema)
+        if "400" in operation["responses"] and "/api/ai/v1/" not in name
     ]
 
     # The 9 bodies, the two paginated lists, and the two tus requests' headers.
