@@ -4,14 +4,28 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.db.models import Prefetch
 from django.forms.fields import InvalidJSONInput
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ai_scripts import services
-from ai_scripts.models import AIScript, AIScriptVersion, AIService
+from ai_scripts.budgets import BUDGETS, budget_default, budget_limits, budget_usage
+from ai_scripts.models import (
+    AIBudget,
+    AIRequest,
+    AIScript,
+    AIScriptVersion,
+    AIService,
+    AIUsageDay,
+    ModelAlias,
+    ModelRoute,
+    validate_model_list,
+)
 
 
 def pretty_json(value) -> str:
@@ -155,11 +169,185 @@ class AIScriptAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/ai_scripts/aiscript/restore_confirmation.html", context)
 
 
+class ModelListField(ScriptContentField):
+    """A JSON list of model names; an empty box is the empty list (any model), never null."""
+
+    def to_python(self, value):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return []
+        return super().to_python(value)
+
+    def validate(self, value):
+        # `null` parses to None, which the model field would skip as blank and then fail to store.
+        validate_model_list(value)
+
+
 @admin.register(AIService)
 class AIServiceAdmin(admin.ModelAdmin):
-    list_display = ["name", "enabled", "timeout_seconds"]
+    list_display = ["name", "enabled", "is_provider", "priority", "api_key_status"]
     list_filter = ["enabled"]
     search_fields = ["name"]
-    fields = ["name", "health_url", "timeout_seconds", "enabled"]
-    # A URL typed without a scheme is most likely an https endpoint.
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    readonly_fields = ["api_key_status"]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled"]}),
+        ("Health check", {"fields": ["health_url", "timeout_seconds"]}),
+        (
+            "Relay provider",
+            {
+                "fields": [
+                    "base_url",
+                    "api_key_env",
+                    "api_key_status",
+                    "allowed_models",
+                    "priority",
+                    "request_timeout_seconds",
+                ]
+            },
+        ),
+    ]
+    formfield_overrides = {
+        # A URL typed without a scheme is most likely an https endpoint.
+        models.URLField: {"assume_scheme": "https"},
+        # allowed_models, the only JSON field.
+        models.JSONField: {
+            "form_class": ModelListField,
+            "widget": forms.Textarea(attrs={"rows": 4, "cols": 60, "style": "font-family: monospace"}),
+        },
+    }
+
+    @admin.display(boolean=True, description="provider")
+    def is_provider(self, service):
+        return bool(service.base_url)
+
+    @admin.display(description="API key")
+    def api_key_status(self, service):
+        # Only whether the variable holds a key: the key itself never reaches a page.
+        if not service.api_key_env:
+            return "—"
+        return "set" if service.api_key() else "missing"
+
+
+class ModelRouteInline(admin.TabularInline):
+    model = ModelRoute
+    fields = ["service", "model"]
+    autocomplete_fields = ["service"]
+    # The order the relay tries them in.
+    ordering = ["service__priority", "service__name"]
+    extra = 1
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ["name", "enabled", "providers"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "description"]
+    fields = ["name", "description", "enabled"]
+    inlines = [ModelRouteInline]
+
+    def get_queryset(self, request):
+        routes = ModelRoute.objects.select_related("service").order_by("service__priority", "service__name")
+        return super().get_queryset(request).prefetch_related(Prefetch("routes", queryset=routes))
+
+    @admin.display(description="providers, in the order tried")
+    def providers(self, alias):
+        names = [
+            route.service.name if route.service.enabled else f"{route.service.name} (disabled)"
+            for route in alias.routes.all()
+        ]
+        return " → ".join(names) or "—"
+
+
+def _budget_column(name: str):
+    @admin.display(description=name.replace("_", " "), ordering=name)
+    def column(budget):
+        value = getattr(budget, name)
+        if value is None:
+            return f"default ({budget_default(name)})"
+        return value or "no limit"
+
+    return column
+
+
+@admin.register(AIBudget)
+class AIBudgetAdmin(admin.ModelAdmin):
+    list_display = ["user", *(_budget_column(name) for name in BUDGETS)]
+    list_select_related = ["user"]
+    search_fields = ["user__email"]
+    ordering = ["user__email"]
+    autocomplete_fields = ["user"]
+    fieldsets = [
+        (None, {"fields": ["user", "usage"]}),
+        ("Budgets (UTC days and months)", {"fields": list(BUDGETS)}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The user is the primary key: changing it would save a second budget, not move this one.
+        return ["user", "usage"] if obj else ["usage"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in BUDGETS:
+            field.help_text = f"empty: the default ({budget_default(db_field.name)}); 0: no limit"
+        return field
+
+    @admin.display(description="used")
+    def usage(self, budget):
+        if budget.user_id is None:
+            return "—"
+        limits = budget_limits(user_id=budget.user_id)
+        used = budget_usage(user_id=budget.user_id, now=timezone.now())
+        labels = {
+            "requests_per_day": "Requests today",
+            "requests_per_month": "Requests this month",
+            "tokens_per_day": "Tokens today",
+            "tokens_per_month": "Tokens this month",
+        }
+        lines = (
+            (label, f"{used[name]} of {limits[name]}" if limits[name] else f"{used[name]} (no limit)")
+            for name, label in labels.items()
+        )
+        return format_html_join(mark_safe("<br>"), "{}: {}", lines)
+
+
+class RecordAdmin(admin.ModelAdmin):
+    """Rows the relay writes: staff read them here, nobody edits them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AIRequest)
+class AIRequestAdmin(RecordAdmin):
+    list_display = [
+        "created_at",
+        "user",
+        "model_alias",
+        "provider",
+        "status",
+        "outcome",
+        "prompt_tokens",
+        "completion_tokens",
+        "latency_ms",
+        "duration_ms",
+    ]
+    list_filter = ["outcome", "stream", "model_alias", "provider"]
+    date_hierarchy = "created_at"
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    # Counting every row of a table this large on each page costs more than the count is worth.
+    show_full_result_count = False
+
+
+@admin.register(AIUsageDay)
+class AIUsageDayAdmin(RecordAdmin):
+    list_display = ["day", "user", "requests", "prompt_tokens", "completion_tokens"]
+    date_hierarchy = "day"
+    search_fields = ["user__email"]
+    list_select_related = ["user"]
+    ordering = ["-day", "user__email"]

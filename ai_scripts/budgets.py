@@ -22,13 +22,15 @@ SLOT_SECONDS = 60 * 60
 BUDGETS = ("requests_per_day", "requests_per_month", "tokens_per_day", "tokens_per_month")
 
 
+def budget_default(name: str) -> int:
+    """A budget's default for every user, from its AI_RELAY_* setting (0: no limit)."""
+    return getattr(settings, f"AI_RELAY_{name.upper()}")
+
+
 def budget_limits(*, user_id) -> dict[str, int]:
-    """The user's budgets: their own where set, the settings' elsewhere (0: no limit)."""
+    """The user's budgets: their own where set, the defaults elsewhere (0: no limit)."""
     own = AIBudget.objects.filter(user_id=user_id).values(*BUDGETS).first() or {}
-    return {
-        name: own[name] if own.get(name) is not None else getattr(settings, f"AI_RELAY_{name.upper()}")
-        for name in BUDGETS
-    }
+    return {name: own[name] if own.get(name) is not None else budget_default(name) for name in BUDGETS}
 
 
 def budget_usage(*, user_id, now: datetime.datetime) -> dict[str, int]:

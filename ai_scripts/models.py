@@ -272,7 +272,7 @@ class AIRequest(models.Model):
     """One relayed request, written once when it ends (an INSERT, never updated)."""
 
     class Outcome(models.TextChoices):
-        OK = "ok"
+        OK = "ok", "OK"
         CLIENT_GONE = "client_gone", "client went away"
         REFUSED = "refused", "provider refused"
         FAILED = "failed", "every provider failed"

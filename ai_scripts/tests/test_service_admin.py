@@ -2,6 +2,15 @@ import pytest
 
 from ai_scripts.models import AIService
 
+# The relay provider's part of the form, as a browser posts it left as it is.
+NOT_A_PROVIDER = {
+    "base_url": "",
+    "api_key_env": "",
+    "allowed_models": "[]",
+    "priority": "100",
+    "request_timeout_seconds": "60",
+}
+
 
 def test_staff_can_configure_ai_services(staff_client):
     response = staff_client.post(
@@ -11,6 +20,7 @@ def test_staff_can_configure_ai_services(staff_client):
             "health_url": "http://127.0.0.1:8080/health",
             "timeout_seconds": "1.5",
             "enabled": "on",
+            **NOT_A_PROVIDER,
         },
     )
 
@@ -34,7 +44,13 @@ def test_staff_can_configure_ai_services(staff_client):
     ],
 )
 def test_the_service_admin_refuses_bad_values(staff_client, overrides, field):
-    data = {"name": "x", "health_url": "http://127.0.0.1/health", "timeout_seconds": "1", "enabled": "on"}
+    data = {
+        "name": "x",
+        "health_url": "http://127.0.0.1/health",
+        "timeout_seconds": "1",
+        "enabled": "on",
+        **NOT_A_PROVIDER,
+    }
 
     response = staff_client.post("/admin/ai_scripts/aiservice/add/", {**data, **overrides})
 
