@@ -1,6 +1,7 @@
 """Start-up configuration: production refuses to start misconfigured."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,13 @@ def test_the_admin_css_is_served_with_debug_off(client):
 
     assert response.status_code == 200
     assert b"".join(response.streaming_content).startswith(b"/*")
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    settings_source = (PROJECT / "persona" / "settings.py").read_text()
+    read = set(re.findall(r'(?:env_\w+|environ\.get|environ)\(\s*"([A-Z][A-Z0-9_]+)"', settings_source))
+    example = (PROJECT / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example, re.MULTILINE))
+
+    assert len(read) > 60
+    assert sorted(read - listed) == []
