@@ -86,6 +86,14 @@ RELAY_KEY_ENV = "PERSONA_TEST_PROVIDER_KEY"
 RELAY_KEY = "sk-test-provider-key-3f9a7c1e"
 
 
+@pytest.fixture(autouse=True)
+def no_provider_key_in_the_logs(caplog):
+    """Whatever a test of this app does, the provider's key is in no log line."""
+    caplog.set_level("DEBUG")
+    yield
+    assert RELAY_KEY not in caplog.text
+
+
 @pytest.fixture
 def fake_provider(monkeypatch):
     """A real OpenAI-compatible server on loopback (testing.fake_openai) taking RELAY_KEY, which
