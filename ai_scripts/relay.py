@@ -283,11 +283,11 @@ class Finished:
             return
         self.saved = True
         try:
+            budgets.relay_slot_release(self.slot)
             budgets.usage_record(request=self.request)
         except Exception:
             logger.exception("the AI usage of a request could not be recorded")
         finally:
-            budgets.relay_slot_release(self.slot)
             # This may run after the request's own clean-up (a response's close()): the
             # connection goes back to the pool here, not with the thread.
             close_old_connections()

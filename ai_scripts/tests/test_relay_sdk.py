@@ -69,7 +69,7 @@ def server(tmp_path_factory, upstream):
         "REDIS_URL": "",
         "RATELIMIT_REGISTER_IP": "1000/m",
         RELAY_KEY_ENV: RELAY_KEY,
-        "AI_RELAY_STREAMS_PER_USER": "2",
+        "AI_RELAY_STREAMS_PER_USER": "1",
     }
     fixture = directory / "providers.json"
     fixture.write_text(json.dumps(providers_fixture(upstream.base_url)))
@@ -99,6 +99,22 @@ def assert_arrived_as_sent(arrivals: list[float]) -> None:
     """The provider sends a chunk every 300 ms: held back anywhere, they would come together."""
     assert len(arrivals) >= 5
     assert arrivals[-1] - arrivals[0] > 0.6 * 0.3 * (len(arrivals) - 1)
+
+
+def recorded(server, account, count: int) -> list[tuple]:
+    """The (outcome, status) of the account's relayed requests in the server's database, once
+    there are `count`: a request is recorded just after its answer is sent."""
+    deadline = time.monotonic() + 5
+    while True:
+        with sqlite3.connect(server.database) as database:
+            rows = database.execute(
+                "SELECT outcome, status FROM ai_requests"
+                " WHERE user_id = (SELECT id FROM users WHERE email = ?) ORDER BY id",
+                [account.email],
+            ).fetchall()
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 def test_the_sdk_gets_a_completion(server, account, upstream):
@@ -160,10 +176,9 @@ def test_the_sdk_raises_its_usual_errors(server, account):
 def test_over_budget_the_sdk_raises_a_rate_limit_error_and_does_not_retry(server, account):
     client = sdk(server.base_url, account.access("phone"))  # the SDK's default retries
     with sqlite3.connect(server.database) as database:
-        (user_id,) = database.execute("SELECT id FROM users WHERE email = ?", [account.email]).fetchone()
         database.execute(
-            "INSERT INTO ai_budgets (user_id, requests_per_day) VALUES (?, 1)",
-            [user_id],
+            "INSERT INTO ai_budgets (user_id, requests_per_day) SELECT id, 1 FROM users WHERE email = ?",
+            [account.email],
         )
     client.chat.completions.create(model="persona-chat", messages=HELLO)
 
@@ -172,12 +187,8 @@ def test_over_budget_the_sdk_raises_a_rate_limit_error_and_does_not_retry(server
 
     assert over.value.code == "daily_requests_budget_exceeded"
     assert over.value.body["reset_at"].endswith("T00:00:00Z")
-    with sqlite3.connect(server.database) as database:
-        statuses = database.execute(
-            "SELECT status FROM ai_requests WHERE user_id = ? ORDER BY id", [user_id]
-        ).fetchall()
     # One request answered; the refused one was not retried (x-should-retry) and is not a request.
-    assert statuses == [(200,)]
+    assert recorded(server, account, 1) == [("ok", 200)]
     log = server.log_path.read_text()
     assert log.count('"status": 429') == 1
 
@@ -193,6 +204,11 @@ def test_an_app_that_stops_reading_cancels_the_providers_request(server, account
 
     upstream.wait_for(lambda fake: fake.requests[-1].cancelled)
     assert not upstream.requests[-1].finished
+    # The request is recorded as one the app left, and its place is given back.
+    assert recorded(server, account, 1) == [("client_gone", 499)]
+    # The server lets one request per account run at once (AI_RELAY_STREAMS_PER_USER=1).
+    client = sdk(server.base_url, account.access("phone"), max_retries=0)
+    assert client.chat.completions.create(model="persona-chat", messages=HELLO).choices
 
 
 def test_the_sdk_lists_the_models(server, account):
