@@ -78,10 +78,10 @@ fleet: $(BIN)/.installed
 	$(BIN)/python -m bench.fleet --spawn $(FLEET_ARGS)
 
 # The benchmark suite (bench/run.py): the app against a bare-WSGI floor and the Express peer
-# on loopback, the live events (bench/events.py) and the backup transfers
-# (bench/backup_transfers.py), ~25-35 minutes; BENCH_QUICK=1 runs one short round. Needs
-# PostgreSQL and Redis (DATABASE_URL / REDIS_URL, default 127.0.0.1); installs wrk and the
-# peer's npm packages.
+# on loopback, the live events (bench/events.py), the backup transfers
+# (bench/backup_transfers.py) and the AI relay (bench/relay.py), ~25-35 minutes; BENCH_QUICK=1
+# runs one short round. Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, default
+# 127.0.0.1); installs wrk and the peer's npm packages.
 bench: $(BIN)/.installed
 	BENCH_QUICK=$(BENCH_QUICK) BENCH_ONLY=$(BENCH_ONLY) $(BIN)/python -m bench.run
 

@@ -9,8 +9,9 @@ benchmark database of its own, then measures every scenario for the three conten
 interleaved (A B C, B C A, ...): closed-loop peaks with wrk, latency at a fixed rate below
 the slowest peak with bench/loadgen.js, CPU time per request from /proc/<pid>/stat, memory
 from /proc/<pid>/smaps_rollup, SQL statements per request counted on the wire, and backup
-transfers with their peak worker memory; the live events (bench/events.py); and backup
-transfers of up to 1 GiB against the storage alone (bench/backup_transfers.py). Servers run
+transfers with their peak worker memory; the live events (bench/events.py); backup
+transfers of up to 1 GiB against the storage alone (bench/backup_transfers.py); and the AI
+relay's overhead and held streams (bench/relay.py). Servers run
 on CPU 0, load generators on CPU 1. Writes bench/results/<time>.json and .md (and latest.*),
 and prints the tables.
 """
@@ -51,7 +52,8 @@ RATE_SECONDS = 3 if QUICK else 6
 BACKUP_REPEATS = 2 if QUICK else 10
 # For iteration: BENCH_ONLY=scripts_200,sync_get,backups,logins measures just those (no tables);
 # the live events' rows (bench/events.py) are events_idle, events_latency and rest_asgi, the
-# backup transfers' (bench/backup_transfers.py) backup_transfers_fs and backup_transfers_s3.
+# backup transfers' (bench/backup_transfers.py) backup_transfers_fs and backup_transfers_s3, the AI
+# relay's (bench/relay.py) relay_overhead and relay_streams.
 ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 SERVER_CPU, LOAD_CPU = "0", "1"
 MIB = 1024 * 1024
@@ -684,20 +686,23 @@ def main() -> None:
     report = {"machine": machine()}
     if not ONLY or MEASURED or "backups" in ONLY:
         rest(bench, env, database_url, report)
-    from bench import backup_transfers, events
+    from bench import backup_transfers, events, relay
 
     report.update(events.measure(bench, env, seed))
     report.update(backup_transfers.measure(env, seed))
+    report.update(relay.measure(env, seed))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     if ONLY:
-        for name, module in (("events", events), ("backup_transfers", backup_transfers)):
+        for name, module in (("events", events), ("backup_transfers", backup_transfers), ("relay", relay)):
             if table := module.markdown(report):
                 (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(report, indent=1, default=str))
                 print(table)
         return
     from bench.report import markdown
 
-    table = markdown(report) + events.markdown(report) + backup_transfers.markdown(report)
+    table = "".join(
+        (markdown(report), events.markdown(report), backup_transfers.markdown(report), relay.markdown(report))
+    )
     for name in (stamp, "latest"):
         (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=1, default=str))
         (RESULTS / f"{name}.md").write_text(table)
