@@ -1,6 +1,12 @@
-"""Django's Redis cache backend, with one redis-py client per connection pool."""
+"""Django's Redis cache backend, with one redis-py client (and connection pool) per process."""
+
+import threading
 
 from django.core.cache.backends import redis
+from django.utils.functional import cached_property
+
+_shared_clients: dict[tuple, "RedisCacheClient"] = {}
+_shared_clients_lock = threading.Lock()
 
 
 class RedisCacheClient(redis.RedisCacheClient):
@@ -22,6 +28,19 @@ class RedisCacheClient(redis.RedisCacheClient):
 
 
 class RedisCache(redis.RedisCache):
+    """Django keeps a cache object per thread and, on the ASGI side, per request (its cache
+    handler is context-local): each object's client would open connections of its own, one
+    or two per request, left for the garbage collector to close. Every cache object of a
+    process shares one client per location and options instead."""
+
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    @cached_property
+    def _cache(self):
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        with _shared_clients_lock:
+            if key not in _shared_clients:
+                _shared_clients[key] = self._class(self._servers, **self._options)
+            return _shared_clients[key]
