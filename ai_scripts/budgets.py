@@ -11,7 +11,7 @@ import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import connection
 from django.db.models import F
 
 from ai_scripts.exceptions import OverBudget, TooManyStreams
@@ -82,30 +82,26 @@ def relay_slot_release(key: str) -> None:
     cache.delete(key)
 
 
+# One statement whether or not the day's row exists yet (PostgreSQL and SQLite alike), where
+# an UPDATE and a fallback INSERT in a transaction would take up to five round trips.
+_COUNT_DAY = (
+    "INSERT INTO ai_usage_days (user_id, day, requests, prompt_tokens, completion_tokens)"
+    " VALUES (%s, %s, 1, %s, %s)"
+    " ON CONFLICT (user_id, day) DO UPDATE SET requests = ai_usage_days.requests + 1,"
+    " prompt_tokens = ai_usage_days.prompt_tokens + excluded.prompt_tokens,"
+    " completion_tokens = ai_usage_days.completion_tokens + excluded.completion_tokens"
+)
+
+
 def usage_record(*, request: AIRequest) -> None:
     """Counts a finished request against its user's budgets and keeps its record: two
-    statements in the common case (an UPDATE of the day's counters and an INSERT)."""
+    statements (an upsert of the day's counters, an INSERT), each committed on its own: a
+    crash between them loses the record of one request, never a count."""
     day = request.created_at.astimezone(datetime.UTC).date()
-    increments = {
-        "requests": F("requests") + 1,
-        "prompt_tokens": F("prompt_tokens") + request.prompt_tokens,
-        "completion_tokens": F("completion_tokens") + request.completion_tokens,
-    }
-    with transaction.atomic():
-        days = AIUsageDay.objects.filter(user_id=request.user_id, day=day)
-        if not days.update(**increments):
-            try:
-                with transaction.atomic():
-                    AIUsageDay.objects.create(
-                        user_id=request.user_id,
-                        day=day,
-                        requests=1,
-                        prompt_tokens=request.prompt_tokens,
-                        completion_tokens=request.completion_tokens,
-                    )
-            except IntegrityError:  # another request created the day's row first
-                days.update(**increments)
-        request.save(force_insert=True)
+    user_id = AIUsageDay._meta.get_field("user").get_db_prep_value(request.user_id, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_DAY, [user_id, day, request.prompt_tokens, request.completion_tokens])
+    request.save(force_insert=True)
 
 
 def _period_end(now: datetime.datetime, period: str) -> datetime.datetime:

@@ -10,8 +10,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from ai_scripts import budgets
-from ai_scripts.models import AIBudget, AIUsageDay
+from ai_scripts.models import AIBudget, AIRequest, AIUsageDay
 from ai_scripts.tests.relay_client import relay
+from testing.helpers import postgres_only, run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -143,3 +144,27 @@ def test_a_request_gives_its_place_back_however_it_ends(alice, access, make_prov
     ):
         relay(access, body)
         assert cache.get(f"ai:relay:{alice.pk}:0") is None, body
+
+
+@postgres_only
+def test_requests_ending_at_once_are_all_counted(alice):
+    """The day's row is created by one of them and counted up by the others, in one statement."""
+
+    def finished(tokens):
+        return lambda: budgets.usage_record(
+            request=AIRequest(
+                user=alice,
+                model_alias="persona-chat",
+                status=200,
+                outcome="ok",
+                prompt_tokens=tokens,
+                completion_tokens=1,
+            )
+        )
+
+    results = run_concurrently(*(finished(tokens) for tokens in range(1, 9)))
+
+    assert results == [None] * 8
+    day = AIUsageDay.objects.get(user=alice)
+    assert (day.day, day.requests, day.prompt_tokens, day.completion_tokens) == (today(), 8, 36, 8)
+    assert AIRequest.objects.filter(user=alice).count() == 8
