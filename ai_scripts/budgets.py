@@ -30,30 +30,44 @@ def budget_default(name: str) -> int:
 def budget_limits(*, user_id) -> dict[str, int]:
     """The user's budgets: their own where set, the defaults elsewhere (0: no limit)."""
     own = AIBudget.objects.filter(user_id=user_id).values(*BUDGETS).first() or {}
-    return {name: own[name] if own.get(name) is not None else budget_default(name) for name in BUDGETS}
+    return _limits(own)
 
 
 def budget_usage(*, user_id, now: datetime.datetime) -> dict[str, int]:
     """Requests and tokens used today and this month (UTC)."""
+    return _usage_and_limits(user_id=user_id, now=now)[0]
+
+
+def _limits(own: dict) -> dict[str, int]:
+    return {name: own[name] if own.get(name) is not None else budget_default(name) for name in BUDGETS}
+
+
+def _usage_and_limits(*, user_id, now: datetime.datetime) -> tuple[dict[str, int], dict[str, int]]:
+    """The usage of today and this month, and the limits, in one query: the month's rows of
+    usage, each with the user's own budgets joined on (none: the defaults)."""
     today = now.astimezone(datetime.UTC).date()
     used = dict.fromkeys(BUDGETS, 0)
+    own: dict = {}
+    budget_fields = {f"own_{name}": F(f"user__ai_budget__{name}") for name in BUDGETS}
     days = AIUsageDay.objects.filter(user_id=user_id, day__gte=today.replace(day=1), day__lte=today)
-    for day, requests, tokens in days.values_list(
-        "day", "requests", F("prompt_tokens") + F("completion_tokens")
-    ):
-        used["requests_per_month"] += requests
-        used["tokens_per_month"] += tokens
-        if day == today:
-            used["requests_per_day"] += requests
-            used["tokens_per_day"] += tokens
-    return used
+    tokens = F("prompt_tokens") + F("completion_tokens")
+    for row in days.values("day", "requests", tokens=tokens, **budget_fields):
+        own = {name: row[f"own_{name}"] for name in BUDGETS}
+        used["requests_per_month"] += row["requests"]
+        used["tokens_per_month"] += row["tokens"]
+        if row["day"] == today:
+            used["requests_per_day"] += row["requests"]
+            used["tokens_per_day"] += row["tokens"]
+    if not own:
+        # Nothing used this month: only the budgets, which may still be 0 for this user.
+        return used, budget_limits(user_id=user_id)
+    return used, _limits(own)
 
 
 def budget_check(*, user_id, now: datetime.datetime) -> None:
     """Raises OverBudget (429) when the user has used up a budget, naming the one that resets
     last."""
-    limits = budget_limits(user_id=user_id)
-    used = budget_usage(user_id=user_id, now=now)
+    used, limits = _usage_and_limits(user_id=user_id, now=now)
     for name in ("requests_per_month", "tokens_per_month", "requests_per_day", "tokens_per_day"):
         if limits[name] and used[name] >= limits[name]:
             kind, period = name.split("_per_")

@@ -148,18 +148,7 @@ async def _in_thread(function, *args):
 def _prepare(authorization: str, raw: bytes) -> Plan:
     user = _authenticate(authorization)
     chat = chat_request_parse(raw)
-    routes = list(
-        ModelRoute.objects.filter(alias__name=chat.alias, alias__enabled=True, service__enabled=True)
-        .exclude(service__base_url="")
-        .select_related("service")
-        .order_by("service__priority", "service__name")
-    )
-    if not routes and not ModelAlias.objects.filter(name=chat.alias, enabled=True).exists():
-        raise RelayError(
-            f"The model {chat.alias!r} does not exist; GET /api/ai/v1/models lists them.",
-            code="model_not_found",
-            param="model",
-        )
+    routes = _routes(chat.alias)
     if chat.template:
         script = AIScript.objects.filter(script_name=chat.template, is_active=True).first()
         if script is None:
@@ -169,7 +158,42 @@ def _prepare(authorization: str, raw: bytes) -> Plan:
         chat.apply_template(script.script_content)
     budgets.budget_check(user_id=user.pk, now=timezone.now())
     slot = budgets.relay_slot_take(user_id=user.pk)
-    return Plan(user_id=user.pk, chat=chat, routes=[_route(route) for route in routes], slot=slot)
+    return Plan(user_id=user.pk, chat=chat, routes=routes, slot=slot)
+
+
+# Each process keeps an alias's routes this long: staff's changes to providers and aliases
+# reach every instance within it, and a request makes one query fewer (bench/README.md).
+ROUTES_SECONDS = 5
+_routes_by_alias: dict[str, tuple[float, list[upstream.Route]]] = {}
+
+
+def _routes(alias: str) -> list[upstream.Route]:
+    """The alias's routes in the order they are tried; a 400 when there is no such alias."""
+    now = time.monotonic()
+    kept = _routes_by_alias.get(alias)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    rows = list(
+        ModelRoute.objects.filter(alias__name=alias, alias__enabled=True, service__enabled=True)
+        .exclude(service__base_url="")
+        .select_related("service")
+        .order_by("service__priority", "service__name")
+    )
+    if not rows and not ModelAlias.objects.filter(name=alias, enabled=True).exists():
+        # Not kept: names that do not exist could fill the memory.
+        raise RelayError(
+            f"The model {alias!r} does not exist; GET /api/ai/v1/models lists them.",
+            code="model_not_found",
+            param="model",
+        )
+    routes = [_route(row) for row in rows]
+    _routes_by_alias[alias] = (now + ROUTES_SECONDS, routes)
+    return routes
+
+
+def routes_forget() -> None:
+    """Forgets the routes this process keeps (tests change them between requests)."""
+    _routes_by_alias.clear()
 
 
 def _authenticate(authorization: str):

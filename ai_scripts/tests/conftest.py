@@ -87,6 +87,14 @@ RELAY_KEY = "sk-test-provider-key-3f9a7c1e"
 
 
 @pytest.fixture(autouse=True)
+def fresh_relay_routes():
+    """The relay keeps each alias's routes for a few seconds; every test starts without them."""
+    from ai_scripts import relay
+
+    relay.routes_forget()
+
+
+@pytest.fixture(autouse=True)
 def no_provider_key_in_the_logs(caplog):
     """Whatever a test of this app does, the provider's key is in no log line."""
     caplog.set_level("DEBUG")
