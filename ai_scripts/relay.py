@@ -15,6 +15,7 @@ database_sync_to_async, which hands the connection back after): before the provi
 import asyncio
 import logging
 import time
+import weakref
 
 import httpx
 import orjson
@@ -131,11 +132,29 @@ async def _plan(request) -> Plan:
     return await _in_thread(_prepare, request.headers.get("Authorization", ""), raw)
 
 
+# Per event loop (a worker's): how many relayed requests may do their database work at once.
+_database_turns: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turns() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _database_turns:
+        _database_turns[loop] = asyncio.Semaphore(settings.DB_POOL_SIZE)
+    return _database_turns[loop]
+
+
 async def _in_thread(function, *args):
     """Runs database work in a thread (the connection goes back to the pool after); a
-    database or cache that fails is a 503 in the relay's error shape."""
+    database or cache that fails is a 503 in the relay's error shape.
+
+    No more requests than the pool has connections do so at once: in a burst the others wait
+    here, in the event loop, rather than in the pool, whose wait ends in a 503 after
+    DB_POOL_TIMEOUT (bench/README.md, "AI relay")."""
     try:
-        return await database_sync_to_async(function)(*args)
+        async with _turns():
+            return await database_sync_to_async(function)(*args)
     except RelayError:
         raise
     except Exception as error:
@@ -318,7 +337,8 @@ class Finished:
 
 
 async def _finish(finished: Finished) -> None:
-    await database_sync_to_async(finished.save)()
+    async with _turns():
+        await database_sync_to_async(finished.save)()
 
 
 def _record(

@@ -4,6 +4,7 @@ Budgets, templates and bad input have their own files."""
 
 import pytest
 
+from ai_scripts import relay as relay_module
 from ai_scripts.models import AIRequest, AIUsageDay
 from ai_scripts.tests.conftest import RELAY_KEY
 from ai_scripts.tests.relay_client import relay
@@ -258,3 +259,20 @@ def test_the_providers_key_never_reaches_a_log_line(access, chat_alias, caplog):
     relay(access, {**HELLO, "stream": True})
 
     assert RELAY_KEY not in caplog.text
+
+
+def test_each_process_keeps_an_aliases_routes_for_a_few_seconds(
+    access, make_provider, make_alias, fake_provider, monkeypatch
+):
+    alias = make_alias("persona-chat", routes=[(make_provider("first"), "gpt-4o-mini")])
+    assert relay(access, HELLO).status == 200
+    alias.routes.update(model="gpt-4o")
+
+    assert relay(access, HELLO).status == 200
+    monkeypatch.setattr(relay_module, "ROUTES_SECONDS", 0)
+    relay_module.routes_forget()
+    assert relay(access, HELLO).status == 200
+    assert relay(access, HELLO).status == 200
+
+    models = [sent.model for sent in fake_provider.requests]
+    assert models == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "gpt-4o"]
