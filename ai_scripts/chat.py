@@ -193,7 +193,7 @@ def _check_message(message, number: int) -> None:
         raise RelayError(
             f"{param} must be an object with role and content.", code="invalid_message", param=param
         )
-    if message.get("role") not in ROLES:
+    if not isinstance(message.get("role"), str) or message["role"] not in ROLES:
         raise RelayError(
             f"{param}.role must be one of {', '.join(sorted(ROLES))}.",
             code="invalid_role",
@@ -256,7 +256,8 @@ def _template_messages(content: dict, variables: dict[str, str], used: set[str])
             {"role": message["role"], "content": render(message["content"])}
             for message in content["messages"]
             if isinstance(message, dict)
-            and message.get("role") in ROLES
+            and isinstance(message.get("role"), str)
+            and message["role"] in ROLES
             and isinstance(message.get("content"), str)
         ]
     messages = []

@@ -53,7 +53,7 @@ class Plan:
 @csrf_exempt
 async def chat_completions(request):
     if request.method != "POST":
-        return _error(RelayError("Use POST.", status=405, code="method_not_allowed"))
+        return _not_allowed("POST")
     try:
         plan = await _plan(request)
     except RelayError as error:
@@ -102,7 +102,7 @@ class RecordsUsageOnClose(HttpResponse):
 
 async def models_list(request):
     if request.method != "GET":
-        return _error(RelayError("Use GET.", status=405, code="method_not_allowed"))
+        return _not_allowed("GET")
     try:
         aliases = await _in_thread(_aliases, request.headers.get("Authorization", ""))
     except RelayError as error:
@@ -368,6 +368,12 @@ def _record(
         duration_ms=round((time.monotonic() - plan.started) * 1000),
     )
     return Finished(plan.slot, record)
+
+
+def _not_allowed(method: str) -> JsonResponse:
+    error = RelayError(f"Use {method}.", status=405, code="method_not_allowed")
+    error.headers = {"Allow": method}
+    return _error(error)
 
 
 def _error(error: RelayError) -> JsonResponse:

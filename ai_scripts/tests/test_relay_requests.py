@@ -57,6 +57,7 @@ def test_a_refresh_token_is_not_an_access_token(alice, tokens_for, chat_alias):
         ({**HELLO, "messages": []}, "invalid_value", "messages"),
         ({**HELLO, "messages": "hello"}, "invalid_value", "messages"),
         ({**HELLO, "messages": [{"role": "wizard", "content": "hi"}]}, "invalid_role", "messages[0].role"),
+        ({**HELLO, "messages": [{"role": {}, "content": "hi"}]}, "invalid_role", "messages[0].role"),
         ({**HELLO, "messages": [{"role": "user", "content": 5}]}, "invalid_message", "messages[0].content"),
         (
             {**HELLO, "messages": [{"role": "user", "content": "hi", "extra": 1}]},
@@ -142,7 +143,10 @@ def test_only_post_is_allowed(access, chat_alias):
     answer = relay(access, method="get")
 
     assert answer.status == 405
+    assert answer.headers["Allow"] == "POST"
     assert answer.error["code"] == "method_not_allowed"
+    listing = relay(access, method="delete", path=MODELS)
+    assert (listing.status, listing.headers["Allow"]) == (405, "GET")
 
 
 # Templates: AI scripts whose `system` and `user_template` the relay renders.
