@@ -132,6 +132,18 @@ def make_provider(fake_provider):
 
 
 @pytest.fixture
+def access(alice, tokens_for):
+    """Alice's access token: the relay's bearer token."""
+    return tokens_for(alice, "phone")["access"]
+
+
+@pytest.fixture
+def chat_alias(make_provider, make_alias):
+    """`persona-chat`, served by the fake provider's gpt-4o-mini."""
+    return make_alias("persona-chat", routes=[(make_provider("fake"), "gpt-4o-mini")])
+
+
+@pytest.fixture
 def make_alias(db):
     """A model alias routed to (provider, model) pairs."""
     from ai_scripts.models import ModelAlias, ModelRoute

@@ -414,18 +414,8 @@ def test_the_request_list_shows_the_relay_columns_and_searches_by_email(staff_cl
     bobs = staff_client.get(REQUESTS, {"q": "bob@"})
     failed = staff_client.get(REQUESTS, {"outcome__exact": "failed"})
 
-    assert everyone.context["cl"].list_display == [
-        "created_at",
-        "user",
-        "model_alias",
-        "provider",
-        "status",
-        "outcome",
-        "prompt_tokens",
-        "completion_tokens",
-        "latency_ms",
-        "duration_ms",
-    ]
+    for heading in ("Model alias", "Provider", "Outcome", "Prompt tokens", "Completion tokens", "Latency ms"):
+        assert f">{heading}<" in everyone.content.decode()
     assert [record.pk for record in everyone.context["cl"].result_list] == [records[1].pk, records[0].pk]
     assert [record.pk for record in bobs.context["cl"].result_list] == [records[1].pk]
     assert [record.pk for record in failed.context["cl"].result_list] == [records[1].pk]

@@ -19,16 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HELLO = {"model": "persona-chat", "messages": [{"role": "user", "content": "hello there"}]}
 
 
-@pytest.fixture
-def access(alice, tokens_for):
-    return tokens_for(alice, "phone")["access"]
-
-
-@pytest.fixture
-def chat_alias(make_provider, make_alias):
-    return make_alias("persona-chat", routes=[(make_provider("fake"), "gpt-4o-mini")])
-
-
 def today() -> datetime.date:
     return timezone.now().astimezone(datetime.UTC).date()
 

@@ -17,16 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HELLO = {"model": "persona-chat", "messages": [{"role": "user", "content": "hello"}]}
 
 
-@pytest.fixture
-def access(alice, tokens_for):
-    return tokens_for(alice, "phone")["access"]
-
-
-@pytest.fixture
-def chat_alias(make_provider, make_alias):
-    return make_alias("persona-chat", routes=[(make_provider("fake"), "gpt-4o-mini")])
-
-
 @pytest.mark.parametrize("token", [None, "not-a-jwt"])
 def test_it_requires_a_valid_access_token(chat_alias, fake_provider, token):
     answer = relay(token, HELLO)
