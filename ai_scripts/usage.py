@@ -56,3 +56,19 @@ def _figures(sums: dict) -> dict:
         "total_tokens": sums["total"],
         "avg_latency_ms": latency,
     }
+
+
+# Rows deleted per statement: a short transaction each, so the relay's INSERTs never wait long.
+PRUNE_BATCH = 5000
+
+
+def requests_prune(*, older_than: datetime.datetime, dry_run: bool = False) -> int:
+    """Deletes the relayed requests' records from before `older_than`, a batch at a time;
+    returns how many (would have) gone. The day counters the budgets and totals read stay."""
+    old = AIRequest.objects.filter(created_at__lt=older_than)
+    if dry_run:
+        return old.count()
+    deleted = 0
+    while batch := list(old.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        deleted += AIRequest.objects.filter(pk__in=batch).delete()[0]
+    return deleted
