@@ -67,6 +67,10 @@ async def chat_completions(request):
     except asyncio.CancelledError:
         await _finish(_record(plan, status=499, outcome=AIRequest.Outcome.CLIENT_GONE))
         raise
+    except Exception:
+        # A fault of the server's own: the request still gives its place back and is counted.
+        await _finish(_record(plan, status=500, outcome=AIRequest.Outcome.FAILED))
+        raise
     if plan.chat.stream:
         response = StreamingHttpResponse(_stream(plan, answer), content_type="text/event-stream")
         # No proxy may hold the events back (nginx reads X-Accel-Buffering).

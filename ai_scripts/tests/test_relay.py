@@ -3,11 +3,14 @@ on loopback (testing.fake_openai): answers, streams, routing and fallback, upstr
 Budgets, templates and bad input have their own files."""
 
 import pytest
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from django.test import AsyncClient
 
 from ai_scripts import relay as relay_module
 from ai_scripts.models import AIRequest, AIUsageDay
 from ai_scripts.tests.conftest import RELAY_KEY
-from ai_scripts.tests.relay_client import relay
+from ai_scripts.tests.relay_client import CHAT, relay
 from testing.fake_openai import UPSTREAM_SECRET_TEXT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -266,3 +269,20 @@ def test_each_process_keeps_an_aliases_routes_for_a_few_seconds(
 
     models = [sent.model for sent in fake_provider.requests]
     assert models == ["gpt-4o-mini", "gpt-4o-mini", "gpt-4o", "gpt-4o"]
+
+
+def test_a_fault_of_the_servers_own_still_frees_the_requests_place(access, chat_alias, alice, monkeypatch):
+    async def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("ai_scripts.upstream.answer", broken)
+
+    async def call():
+        client = AsyncClient(raise_request_exception=False)
+        headers = {"Authorization": f"Bearer {access}"}
+        return await client.post(CHAT, HELLO, content_type="application/json", headers=headers)
+
+    assert async_to_sync(call)().status_code == 500
+    assert cache.get(f"ai:relay:{alice.pk}:0") is None
+    record = AIRequest.objects.get()
+    assert (record.status, record.outcome) == (500, "failed")
