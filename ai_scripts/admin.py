@@ -26,6 +26,7 @@ from ai_scripts.models import (
     ModelRoute,
     validate_model_list,
 )
+from persona.admin import ReadOnlyModelAdmin
 
 
 def pretty_json(value) -> str:
@@ -309,21 +310,8 @@ class AIBudgetAdmin(admin.ModelAdmin):
         return format_html_join(mark_safe("<br>"), "{}: {}", lines)
 
 
-class RecordAdmin(admin.ModelAdmin):
-    """Rows the relay writes: staff read them here, nobody edits them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AIRequest)
-class AIRequestAdmin(RecordAdmin):
+class AIRequestAdmin(ReadOnlyModelAdmin):
     list_display = [
         "created_at",
         "user",
@@ -345,7 +333,7 @@ class AIRequestAdmin(RecordAdmin):
 
 
 @admin.register(AIUsageDay)
-class AIUsageDayAdmin(RecordAdmin):
+class AIUsageDayAdmin(ReadOnlyModelAdmin):
     list_display = ["day", "user", "requests", "prompt_tokens", "completion_tokens"]
     date_hierarchy = "day"
     search_fields = ["user__email"]

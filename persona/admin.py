@@ -18,3 +18,16 @@ class AdminSite(admin.AdminSite):
             if wait:
                 response["Retry-After"] = str(math.ceil(wait))
         return response
+
+
+class ReadOnlyModelAdmin(admin.ModelAdmin):
+    """Rows only the app writes: staff read them here, nobody adds, edits or deletes them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

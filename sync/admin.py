@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from persona.admin import ReadOnlyModelAdmin
 from sync.models import UserSyncStatus
 
 
 @admin.register(UserSyncStatus)
-class UserSyncStatusAdmin(admin.ModelAdmin):
+class UserSyncStatusAdmin(ReadOnlyModelAdmin):
     """Read-only: rows change only through the API, which keeps each user's device_count."""
 
     list_display = ["device_id", "user", "sync_version", "is_active", "synced_at", "last_sync_timestamp"]
@@ -12,12 +13,3 @@ class UserSyncStatusAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "device_id"]
     list_select_related = ["user"]
     ordering = ["-synced_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
