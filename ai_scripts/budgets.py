@@ -10,12 +10,12 @@ write per request instead of a reservation and a correction.
 import datetime
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import F
 
 from ai_scripts.exceptions import OverBudget, TooManyStreams
 from ai_scripts.models import AIBudget, AIRequest, AIUsageDay
+from persona.slots import user_slot_release, user_slot_take
 
 # A slot held by a process that died mid-request is freed after this long.
 SLOT_SECONDS = 60 * 60
@@ -85,15 +85,15 @@ def budget_check(*, user_id, now: datetime.datetime) -> None:
 def relay_slot_take(*, user_id) -> str:
     """One of the user's AI_RELAY_STREAMS_PER_USER places for a request in flight, across every
     instance; TooManyStreams (429) when all are taken. Give it back with relay_slot_release."""
-    for number in range(settings.AI_RELAY_STREAMS_PER_USER):
-        key = f"ai:relay:{user_id}:{number}"
-        if cache.add(key, True, timeout=SLOT_SECONDS):
-            return key
-    raise TooManyStreams(settings.AI_RELAY_STREAMS_PER_USER)
+    limit = settings.AI_RELAY_STREAMS_PER_USER
+    key = user_slot_take(kind="ai:relay", user_id=user_id, limit=limit, seconds=SLOT_SECONDS)
+    if key is None:
+        raise TooManyStreams(limit)
+    return key
 
 
 def relay_slot_release(key: str) -> None:
-    cache.delete(key)
+    user_slot_release(key)
 
 
 # One statement whether or not the day's row exists yet (PostgreSQL and SQLite alike), where

@@ -11,10 +11,10 @@ cannot take every slot.
 import threading
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 
 from persona.exceptions import ServiceUnavailable
+from persona.slots import user_slot_release, user_slot_take
 
 # A slot held by a worker that died mid-transfer is freed after this long.
 USER_SLOT_SECONDS = 10 * 60
@@ -42,18 +42,15 @@ class TransferSlot:
             return
         self._released = True
         _worker_slots.release()
-        cache.delete(self._user_key)
+        user_slot_release(self._user_key)
 
 
 def _take_user_slot(user_id) -> str:
-    for number in range(settings.BACKUP_TRANSFERS_PER_USER):
-        key = f"backups:transfer:{user_id}:{number}"
-        if cache.add(key, True, timeout=USER_SLOT_SECONDS):
-            return key
-    raise Throttled(
-        wait=1,
-        detail=f"At most {settings.BACKUP_TRANSFERS_PER_USER} backup transfers per account run at once.",
-    )
+    limit = settings.BACKUP_TRANSFERS_PER_USER
+    key = user_slot_take(kind="backups:transfer", user_id=user_id, limit=limit, seconds=USER_SLOT_SECONDS)
+    if key is None:
+        raise Throttled(wait=1, detail=f"At most {limit} backup transfers per account run at once.")
+    return key
 
 
 class ReleasesSlotOnClose:
