@@ -1,3 +1,4 @@
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.tokens import AccessToken, Token
@@ -28,3 +29,14 @@ class TokenFamilyAuthentication(JWTAuthentication):
 
     def get_validated_token(self, raw_token: bytes) -> Token:
         return token_decode(AccessToken, raw_token)
+
+
+class OptionalTokenAuthentication(TokenFamilyAuthentication):
+    """For public endpoints that a token only refines (the app configuration): an invalid,
+    expired or revoked token counts as none, so the request is answered as signed out."""
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except AuthenticationFailed:
+            return None

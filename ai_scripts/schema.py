@@ -321,3 +321,19 @@ def add_relay_operations(result, generator, request, public):
     result["paths"].update(RELAY_PATHS)
     result.setdefault("components", {}).setdefault("schemas", {}).update(RELAY_COMPONENTS)
     return result
+
+
+APP_CONFIG = OpenApiExample(
+    "Configuration",
+    value={
+        "config_version": 12,
+        "parameters": {
+            "chat_enabled": True,
+            "default_model": "persona-chat",
+            "max_attachments": 4,
+            "minimum_app_version": "2.0.0",
+            "onboarding": {"steps": ["welcome", "privacy", "backup"]},
+        },
+        "update_required": False,
+    },
+)

@@ -51,3 +51,31 @@ class AIHealthSerializer(serializers.Serializer):
     services = AIServiceHealthSerializer(many=True)
     models = AIModelHealthSerializer(many=True)
     active_scripts = serializers.IntegerField()
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string"}, {"type": "object"}]
+        },
+    }
+)
+class ConfigParametersField(serializers.DictField):
+    """The parameters by key: booleans, numbers, strings or JSON objects."""
+
+
+class AppConfigSerializer(serializers.Serializer):
+    """The shape of GET /api/config/app-config, for the API schema."""
+
+    config_version = serializers.IntegerField(
+        help_text="The published version this answer comes from; 0 before anything was published."
+    )
+    parameters = ConfigParametersField(
+        help_text="Each parameter's value for this app (its platform, version and user). A parameter the app "
+        "knows but does not find here keeps the app's built-in default."
+    )
+    update_required = serializers.BooleanField(
+        help_text="True when the X-App-Version sent is older than the minimum_app_version parameter: the app "
+        "must be updated. False when either is missing or malformed."
+    )

@@ -1,6 +1,9 @@
 import functools
+import hashlib
 
-from django.utils.cache import get_conditional_response
+import orjson
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.http import quote_etag
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -8,11 +11,13 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from ai_scripts import services
+from accounts.authentication import OptionalTokenAuthentication
+from ai_scripts import app_config, config_services, services
 from ai_scripts.models import AIScript
-from ai_scripts.schema import DEGRADED, DOWN, SCRIPT
-from ai_scripts.serializers import AIHealthSerializer, AIScriptSerializer
+from ai_scripts.schema import APP_CONFIG, DEGRADED, DOWN, SCRIPT
+from ai_scripts.serializers import AIHealthSerializer, AIScriptSerializer, AppConfigSerializer
 from persona.schema import errors
 
 IF_NONE_MATCH = OpenApiParameter(
@@ -115,3 +120,54 @@ class AIHealthViewSet(viewsets.ViewSet):
     def list(self, request):
         report = services.ai_health_report()
         return Response(report, status=503 if report["status"] == "down" else 200)
+
+
+@extend_schema(
+    tags=["config"],
+    operation_id="app_config",
+    summary="The app's remote configuration",
+    description="Works without a token (the app asks before sign-in); with a valid access token the "
+    "per-user rules (signed in, rollout percentage) apply too, and an invalid, expired or revoked one "
+    "counts as none. Each parameter takes the value of its first rule whose conditions all hold for "
+    "this app, else its default. Missing, unknown or malformed headers never fail the request: rules "
+    "that ask for them do not match. ETag and 304 as for the scripts; the answer varies with "
+    "Authorization, X-Platform and X-App-Version and is never stored by shared caches.",
+    parameters=[
+        OpenApiParameter(
+            "X-Platform",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            enum=list(app_config.PLATFORMS),
+            description="The app's platform (case does not matter).",
+        ),
+        OpenApiParameter(
+            "X-App-Version",
+            OpenApiTypes.STR,
+            OpenApiParameter.HEADER,
+            description="The app's version, full semver (e.g. 2.1.0 or 2.1.0+45; build metadata is ignored).",
+        ),
+        IF_NONE_MATCH,
+        ETAG,
+    ],
+    responses={200: AppConfigSerializer, 304: NOT_MODIFIED},
+    examples=[APP_CONFIG],
+)
+class AppConfigView(APIView):
+    """GET /api/config/app-config: the newest published configuration, resolved for this app."""
+
+    authentication_classes = (OptionalTokenAuthentication,)
+    permission_classes = (AllowAny,)
+
+    def get(self, request):
+        client = app_config.Client.from_headers(
+            platform=request.headers.get("X-Platform"),
+            app_version=request.headers.get("X-App-Version"),
+            user_id=request.user.pk if request.user else None,
+        )
+        content = orjson.dumps(config_services.config_live().answer(client))
+        etag = quote_etag(hashlib.sha256(content).hexdigest()[:32])
+        response = get_conditional_response(request, etag=etag) or HttpResponse(
+            content, content_type="application/json"
+        )
+        patch_vary_headers(response, ("Authorization", "X-Platform", "X-App-Version"))
+        return _revalidated(response, etag)

@@ -41,6 +41,7 @@ class EventType:
     BACKUP_CREATED = "backup.created"
     BACKUP_DELETED = "backup.deleted"
     AI_SCRIPTS_CHANGED = "ai_scripts.changed"
+    APP_CONFIG_CHANGED = "app_config.changed"
     # Sent by the socket itself, never published: events were missed, fetch the state again.
     RESYNC = "resync"
 

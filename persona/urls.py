@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.cache import cache_page
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from ai_scripts.views import AppConfigView
 from persona import views
 
 SCHEMA_CACHE_SECONDS = 60 * 60
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/sync/", include("sync.urls")),
     path("api/sync/", include("backups.urls")),
     path("api/ai/", include("ai_scripts.urls")),
+    # Remote app configuration belongs to AI orchestration (ai_scripts), at the path apps call.
+    path("api/config/app-config", AppConfigView.as_view(), name="app-config"),
     # Building the schema takes tens of milliseconds and it only changes with the code.
     path(
         "api/schema",

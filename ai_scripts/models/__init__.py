@@ -1,6 +1,7 @@
 """The app's models, one module per feature: the prompt templates (scripts), the relay's
 providers, routes, budgets and usage (relay), the remote app configuration (app_config)."""
 
+from ai_scripts.models.app_config import ConfigParameter, ConfigRule, ConfigVersion
 from ai_scripts.models.relay import (
     AIBudget,
     AIRequest,
@@ -27,6 +28,9 @@ __all__ = [
     "AIScriptVersion",
     "AIService",
     "AIUsageDay",
+    "ConfigParameter",
+    "ConfigRule",
+    "ConfigVersion",
     "ModelAlias",
     "ModelRoute",
     "validate_env_var_name",
