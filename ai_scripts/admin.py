@@ -28,6 +28,9 @@ from ai_scripts.models import (
 )
 from persona.admin import ReadOnlyModelAdmin
 
+# The remote app configuration's admin lives beside this one.
+from ai_scripts import config_admin  # noqa: F401  isort: skip
+
 
 def pretty_json(value) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
@@ -160,14 +163,27 @@ class AIScriptAdmin(admin.ModelAdmin):
                     request, f"{record.script} already holds version {record.version} of {saved}."
                 )
             return redirect("admin:ai_scripts_aiscript_change", script_id)
+        change_url = reverse("admin:ai_scripts_aiscript_change", args=[script_id])
+        saved = f"{record.changed_at:%Y-%m-%d %H:%M:%S}"
+        if record.changed_by:
+            saved += f" by {record.changed_by}"
         context = {
             **self.admin_site.each_context(request),
             "title": f"Restore {record.script} to version {record.version}?",
             "opts": self.opts,
-            "record": record,
+            "crumbs": [
+                (self.opts.verbose_name_plural.capitalize(), reverse("admin:ai_scripts_aiscript_changelist")),
+                (str(record.script), change_url),
+            ],
+            "action": "Restore",
+            "explanation": "The script will hold this version and content again; whether it is active stays "
+            "as it is. The restore is recorded in the history like any other change.",
+            "record_label": f"Version {record.version}, saved {saved}:",
             "content": pretty_json(record.script_content),
+            "submit_label": "Yes, restore this version",
+            "cancel_url": change_url,
         }
-        return TemplateResponse(request, "admin/ai_scripts/aiscript/restore_confirmation.html", context)
+        return TemplateResponse(request, "admin/ai_scripts/restore_confirmation.html", context)
 
 
 class ModelListField(ScriptContentField):

@@ -18,7 +18,7 @@ class ConfigParameter(models.Model):
         f"{app_config.MINIMUM_VERSION_KEY} is special: apps older than its value are told to update.",
     )
     value_type = models.CharField("type", max_length=10, choices=app_config.ValueType.choices)
-    default_value = models.JSONField(help_text="What every app gets when no rule matches.")
+    default_value = models.JSONField(blank=True, help_text="What every app gets when no rule matches.")
     description = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -74,7 +74,7 @@ class ConfigRule(models.Model):
         help_text="0 to 100: the share of signed-in users who match, stable per user and parameter; "
         "empty: everyone. Apps without a token match only 100.",
     )
-    value = models.JSONField()
+    value = models.JSONField(blank=True)  # blank: "" and {} are values too
 
     class Meta:
         db_table = "app_config_rules"
