@@ -10,7 +10,6 @@ class BearerJWTScheme(OpenApiAuthenticationExtension):
     """Tells drf-spectacular that our authentication is a bearer JWT."""
 
     target_class = "accounts.authentication.TokenFamilyAuthentication"
-    match_subclasses = True  # OptionalTokenAuthentication too
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):

@@ -122,42 +122,45 @@ class AIHealthViewSet(viewsets.ViewSet):
         return Response(report, status=503 if report["status"] == "down" else 200)
 
 
-@extend_schema(
-    tags=["config"],
-    operation_id="app_config",
-    summary="The app's remote configuration",
-    description="Works without a token (the app asks before sign-in); with a valid access token the "
-    "per-user rules (signed in, rollout percentage) apply too, and an invalid, expired or revoked one "
-    "counts as none. Each parameter takes the value of its first rule whose conditions all hold for "
-    "this app, else its default. Missing, unknown or malformed headers never fail the request: rules "
-    "that ask for them do not match. ETag and 304 as for the scripts; the answer varies with "
-    "Authorization, X-Platform and X-App-Version and is never stored by shared caches.",
-    parameters=[
-        OpenApiParameter(
-            "X-Platform",
-            OpenApiTypes.STR,
-            OpenApiParameter.HEADER,
-            enum=list(app_config.PLATFORMS),
-            description="The app's platform (case does not matter).",
-        ),
-        OpenApiParameter(
-            "X-App-Version",
-            OpenApiTypes.STR,
-            OpenApiParameter.HEADER,
-            description="The app's version, full semver (e.g. 2.1.0 or 2.1.0+45; build metadata is ignored).",
-        ),
-        IF_NONE_MATCH,
-        ETAG,
-    ],
-    responses={200: AppConfigSerializer, 304: NOT_MODIFIED},
-    examples=[APP_CONFIG],
-)
 class AppConfigView(APIView):
     """GET /api/config/app-config: the newest published configuration, resolved for this app."""
 
     authentication_classes = (OptionalTokenAuthentication,)
     permission_classes = (AllowAny,)
 
+    @extend_schema(
+        tags=["config"],
+        operation_id="app_config",
+        summary="The app's remote configuration",
+        description="Works without a token (the app asks before sign-in); with a valid access token the "
+        "per-user rules (signed in, rollout percentage) apply too, and an invalid, expired or revoked one "
+        "counts as none. Each parameter takes the value of its first rule whose conditions all hold for "
+        "this app, else its default. Missing, unknown or malformed headers never fail the request: rules "
+        "that ask for them do not match. A strong ETag over the answer: If-None-Match with it is a "
+        "304. The answer varies with Authorization, X-Platform and X-App-Version, and shared caches "
+        "never store it (Cache-Control: private, no-cache).",
+        parameters=[
+            OpenApiParameter(
+                "X-Platform",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                enum=list(app_config.PLATFORMS),
+                description="The app's platform (case does not matter).",
+            ),
+            OpenApiParameter(
+                "X-App-Version",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The app's version in full semver: 2.1.0, 2.1.0-beta.2 or 2.1.0+45 (build "
+                "metadata is ignored).",
+            ),
+            IF_NONE_MATCH,
+            ETAG,
+        ],
+        auth=[{"bearerAuth": []}, {}],
+        responses={200: AppConfigSerializer, 304: NOT_MODIFIED},
+        examples=[APP_CONFIG],
+    )
     def get(self, request):
         client = app_config.Client.from_headers(
             platform=request.headers.get("X-Platform"),
