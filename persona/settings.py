@@ -318,8 +318,8 @@ JWT_REFRESH_GRACE_SECONDS = env_int("JWT_REFRESH_GRACE_SECONDS", 10)
 # sidecar package, so it works offline.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Persona Backend API",
-    "DESCRIPTION": "Accounts, device sync status, encrypted backups and AI prompt templates "
-    "for the Persona mobile app.\n\nLive events (a WebSocket at `/ws/events`, which OpenAPI "
+    "DESCRIPTION": "Accounts, device sync status, encrypted backups, AI prompt templates, the AI "
+    "relay and the remote app configuration for the Persona mobile app.\n\nLive events (a WebSocket at `/ws/events`, which OpenAPI "
     "cannot describe): how to connect, every event's fields and the close codes are in the "
     'README\'s "Live events (WebSocket)" section.',
     "VERSION": "1.0.0",
