@@ -2,10 +2,11 @@
 
     gunicorn bench.floor:application --config gunicorn.conf.py
 
-No framework: psycopg 3 with one persistent connection per thread, PyJWT, orjson, and
-redis for the scripts' ETag stamp (as the app keeps it). Each route runs the statements
-the app runs (the suite counts them on the wire), checks the same JWT claims and answers
-with the same JSON shape, so whatever the app costs above this is framework overhead.
+No framework: psycopg 3 with one persistent connection per thread, PyJWT, orjson, redis
+for the scripts' ETag stamp (as the app keeps it), and semver for the app configuration's
+minimum version. Each route runs the statements the app runs (the suite counts them on the
+wire), checks the same JWT claims and answers with the same JSON shape, so whatever the app
+costs above this is framework overhead.
 Backup payloads are files in the app's storage folder (BACKUP_STORAGE_DIR) under the app's
 keys, their rows carry the key, as the app's filesystem storage keeps them.
 Only what the benchmark sends is handled; anything else is a 404.
@@ -25,6 +26,7 @@ import jwt
 import orjson
 import psycopg
 import redis
+import semver
 
 from sync.sql import REPORT_SQL
 
@@ -179,6 +181,53 @@ def scripts(environ):
     return "200 OK", content, headers
 
 
+configs: dict[int, tuple[dict, semver.Version | None]] = {}  # number -> (defaults, minimum)
+
+
+def parse_version(text) -> semver.Version | None:
+    try:
+        return semver.Version.parse(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def app_config(environ):
+    # The bare minimum: the newest version's number on every request, as the app finds it, its
+    # document once per version, and each parameter's default. No rule is evaluated (the app
+    # tries each parameter's rules for the platform, version and user): the benchmark's
+    # request matches none, so the answers are the same.
+    conn = db()
+    newest = conn.execute(
+        "SELECT number, published_at FROM app_config_versions ORDER BY number DESC LIMIT 1"
+    ).fetchone()
+    number = newest[0] if newest else 0
+    cached = configs.get(number)
+    if cached is None:
+        row = conn.execute("SELECT document FROM app_config_versions WHERE number = %s", (number,)).fetchone()
+        parameters = row[0]["parameters"] if row else {}
+        defaults = {key: parameters[key]["default"] for key in sorted(parameters)}
+        configs.clear()
+        cached = configs[number] = (defaults, parse_version(defaults.get("minimum_app_version")))
+    defaults, minimum = cached
+    version = parse_version(environ.get("HTTP_X_APP_VERSION"))
+    content = orjson.dumps(
+        {
+            "config_version": number,
+            "parameters": defaults,
+            "update_required": bool(minimum and version and version < minimum),
+        }
+    )
+    return (
+        "200 OK",
+        content,
+        [
+            ("ETag", f'"{hashlib.sha256(content).hexdigest()[:32]}"'),
+            ("Cache-Control", "private, no-cache"),
+            ("Vary", "Authorization, X-Platform, X-App-Version"),
+        ],
+    )
+
+
 def device_json(row) -> dict:
     return {
         "device_id": row[2],
@@ -319,6 +368,7 @@ ROUTES = {
     ("GET", "/health"): health,
     ("POST", "/api/auth/login"): login,
     ("GET", "/api/ai/scripts"): scripts,
+    ("GET", "/api/config/app-config"): app_config,
     ("POST", "/api/sync/status"): sync_report,
     ("POST", "/api/sync/backup"): backup_upload,
     ("GET", "/api/sync/backup"): backup_list,

@@ -7,6 +7,7 @@ LABELS = {
     "scripts_304": "GET /api/ai/scripts → 304",
     "sync_upsert": "POST /api/sync/status (accepted update)",
     "sync_get": "GET /api/sync/status/<id>",
+    "config_read": "GET /api/config/app-config (20 parameters, cached) → 200",
     "login": "POST /api/auth/login (bcrypt, 12 rounds)",
     "backup_list_100": "GET /api/sync/backup (100 x 1 MiB stored)",
     "backup_list_100_tiny": "GET /api/sync/backup (100 tiny stored)",

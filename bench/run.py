@@ -70,6 +70,7 @@ class Scenario:
     path: str
     user: str | None = "main"
     lua: str = "request.lua"
+    headers: dict = field(default_factory=dict)
     etag: bool = False
     body: str | None = None
     connections: int = 16
@@ -78,12 +79,16 @@ class Scenario:
     extra_env: dict = field(default_factory=dict)
 
 
+# What the app sends for its configuration. No rule of the seeded one (bench/app_config.json)
+# matches it, so the floor and the peer, which answer the defaults, answer as the app does.
+APP_CLIENT = {"X-Platform": "android", "X-App-Version": "2.3.1"}
 SCENARIOS = [
     Scenario("health", "GET", "/health", user=None),
     Scenario("scripts_200", "GET", "/api/ai/scripts"),
     Scenario("scripts_304", "GET", "/api/ai/scripts", etag=True),
     Scenario("sync_upsert", "POST", "/api/sync/status", lua="sync_upsert.lua"),
     Scenario("sync_get", "GET", "/api/sync/status/bench-1"),
+    Scenario("config_read", "GET", "/api/config/app-config", user=None, headers=APP_CLIENT),
     Scenario(
         "login", "POST", "/api/auth/login", user=None, connections=4, seconds_factor=2, fixed_rate=False
     ),
@@ -375,6 +380,8 @@ class Bench:
             env["BENCH_TOKEN"] = self.seed["tokens"][scenario.user]
         if scenario.etag:
             env["BENCH_ETAG"] = self.etags[name]
+        if scenario.headers:
+            env["BENCH_HEADERS"] = "\n".join(f"{key}: {value}" for key, value in scenario.headers.items())
         if scenario.name == "login":
             env["BENCH_BODY"] = self.login_body().decode()
         return env
@@ -446,6 +453,7 @@ class Bench:
             ),
             "sync_upsert": ("POST", "/api/sync/status", sync, main, 200, 5),
             "sync_get": ("GET", "/api/sync/status/bench-1", fixed(), main, 200, 5),
+            "config_read": ("GET", "/api/config/app-config", fixed(), APP_CLIENT, 200, 5),
             "login": ("POST", "/api/auth/login", fixed(self.login_body()), {}, 200, 2),
             "backup_list_100": ("GET", "/api/sync/backup", fixed(), self.headers("list-big"), 200, 3),
             "backup_list_100_tiny": ("GET", "/api/sync/backup", fixed(), self.headers("list-tiny"), 200, 3),
@@ -500,7 +508,7 @@ class Bench:
         return results
 
     def loadgen_spec(self, name: str, scenario: Scenario, rate: int, seconds: float) -> dict:
-        headers = self.headers(scenario.user)
+        headers = {**self.headers(scenario.user), **scenario.headers}
         if scenario.etag:
             headers["If-None-Match"] = self.etags[name]
         spec = {

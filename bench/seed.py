@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import uuid
+from pathlib import Path
 
 import django
 
@@ -20,6 +21,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.services import token_family_start  # noqa: E402
+from ai_scripts import config_services  # noqa: E402
 from ai_scripts import services as script_services  # noqa: E402
 from ai_scripts.models import AIScript  # noqa: E402
 from backups import storage  # noqa: E402
@@ -32,6 +34,9 @@ DOMAIN = "@bench.example.com"
 MIB = 1024 * 1024
 DEVICES = 64
 SCRIPTS = 20
+# The remote app configuration (20 parameters, some with rules), in the export format. No rule
+# matches the benchmark's request (android 2.3.1, no token): the baselines answer defaults.
+APP_CONFIG = Path(__file__).resolve().parent / "app_config.json"
 LISTED_BACKUPS = 100
 # The live events' users (bench/events.py): two signed-in devices each, one reporting, the
 # other listening on its socket.
@@ -113,6 +118,7 @@ def main() -> None:
             script_services.script_save(
                 script=AIScript(script_name=name, version="1.0.0", script_content=content)
             )
+    config_services.config_import(document=json.loads(APP_CONFIG.read_text()), note="bench seed")
     users = {}
     for name in ("main", "uploader", "list-big", "list-tiny", "latest-1m", "latest-10m"):
         users[name] = User.objects.create_user(f"{name}{DOMAIN}", PASSWORD)

@@ -1,9 +1,11 @@
 """The benchmark's baselines start and do the app's work: a token the app minted passes
 their JWT check and token-family query, the device they return is the app's row, and the
 report they store lands in it; the backup they store is a payload in the app's storage under
-its row's key, and they read the app's."""
+its row's key, and they read the app's. They answer the benchmark's app configuration as the
+app does."""
 
 import hashlib
+import json
 import os
 import shutil
 
@@ -11,14 +13,17 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from ai_scripts import app_config, config_services
 from backups import services, storage
 from backups.models import UserBackup
+from bench.run import APP_CLIENT
 from sync.models import UserSyncStatus
 from testing import servers
 from testing.helpers import http, postgres_only
 from testing.servers import PROJECT
 
 PEER = PROJECT / "bench" / "peers" / "express"
+BENCH_APP_CONFIG = PROJECT / "bench" / "app_config.json"  # what bench/seed.py publishes
 
 
 def baseline_env() -> dict:
@@ -92,3 +97,23 @@ def test_the_baseline_stores_and_reads_backups_in_the_apps_storage(start, alice,
     assert (str(backup.pk), backup.storage_key) == (body["id"], storage.backup_key(alice.pk, backup.pk))
     assert storage.payload_read_all(backup.storage_key) == b"the baseline's"
     assert sorted(storage.stored_keys("backups/")) == [backup.storage_key]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("start", [floor, peer], ids=["floor", "peer"])
+def test_the_baseline_answers_the_benchmarks_app_config_as_the_app_does(start, api_client):
+    config_services.config_import(document=json.loads(BENCH_APP_CONFIG.read_text()))
+    client = app_config.Client.from_headers(
+        platform=APP_CLIENT["X-Platform"], app_version=APP_CLIENT["X-App-Version"]
+    )
+    # The baselines answer the defaults: the benchmark's request must match no rule.
+    assert {rule for _, rule in config_services.config_live().resolve(client).values()} == {None}
+    app = api_client.get("/api/config/app-config", headers=APP_CLIENT)
+    assert app.status_code == 200
+    with start() as server:
+        status, headers, body = http("GET", f"{server.base_url}/api/config/app-config", headers=APP_CLIENT)
+    assert (status, body) == (200, app.json())
+    assert list(body["parameters"]) == list(app.json()["parameters"])
+    assert len(body["parameters"]) == 20
+    assert (headers["Cache-Control"], bool(headers["ETag"])) == ("private, no-cache", True)

@@ -1,7 +1,8 @@
 // The peer: the benchmarked routes as the original Node stack served them, one process.
 // Express 5 + pg + jsonwebtoken + bcryptjs, with the statements the Django app runs (the
-// suite counts them on the wire) and the same JWT checks. Express computes the scripts'
-// ETag itself (weak, over the body) and answers a matching If-None-Match with 304.
+// suite counts them on the wire) and the same JWT checks. Express computes the scripts' and the
+// app configuration's ETags itself (weak, over the body) and answers a matching If-None-Match
+// with 304.
 // Backup payloads are files in the app's storage folder (BACKUP_STORAGE_DIR) under the app's
 // keys, their rows carry the key, as the app's filesystem storage keeps them.
 'use strict';
@@ -108,6 +109,35 @@ app.get('/api/ai/scripts', authenticate, async (req, res) => {
   res.set('Cache-Control', 'private, no-cache');
   res.json(rows.map((r) => ({ script_name: r.script_name, version: r.version,
     script_content: r.script_content, updated_at: r.updated_at })));
+});
+
+// The floor's work (bench/floor.py), not a port of the app's rules: the newest version's number
+// on every request, its document once per version, and each parameter's default. The
+// benchmark's request matches no rule, so the answers are the app's.
+let config = { number: null, defaults: {}, minimum: null };
+const parseVersion = (text) => {
+  const match = /^(\d+)\.(\d+)\.(\d+)$/.exec(text || ''); // major.minor.patch only
+  return match ? match.slice(1).map(Number) : null;
+};
+const olderThan = (version, minimum) => {
+  const index = version.findIndex((part, i) => part !== minimum[i]);
+  return index >= 0 && version[index] < minimum[index];
+};
+
+app.get('/api/config/app-config', async (req, res) => {
+  const { rows } = await pool.query(
+    'SELECT number, published_at FROM app_config_versions ORDER BY number DESC LIMIT 1');
+  const number = rows.length ? rows[0].number : 0;
+  if (config.number !== number) {
+    const found = await pool.query('SELECT document FROM app_config_versions WHERE number = $1', [number]);
+    const parameters = found.rows.length ? found.rows[0].document.parameters : {};
+    const defaults = Object.fromEntries(Object.keys(parameters).sort().map((key) => [key, parameters[key].default]));
+    config = { number, defaults, minimum: parseVersion(defaults.minimum_app_version) };
+  }
+  const version = parseVersion(req.get('x-app-version'));
+  res.set({ 'Cache-Control': 'private, no-cache', Vary: 'Authorization, X-Platform, X-App-Version' });
+  res.json({ config_version: number, parameters: config.defaults,
+    update_required: Boolean(config.minimum && version && olderThan(version, config.minimum)) });
 });
 
 const deviceJson = (row) => ({ device_id: row.device_id, sync_version: row.sync_version, data_hash: row.data_hash,
