@@ -23,6 +23,8 @@ KEY_MAX_LENGTH = 100
 MINIMUM_VERSION_KEY = "minimum_app_version"
 PLATFORMS = ("android", "ios", "web", "macos", "windows", "linux")
 DOCUMENT_MAX_BYTES = 64 * 1024
+# Integers beyond this lose precision in JavaScript and Dart on the web.
+LARGEST_INTEGER = 2**53
 # Longer X-App-Version values are not parsed at all: no real version is this long.
 VERSION_MAX_LENGTH = 64
 RULE_CONDITIONS = ("platforms", "app_versions", "signed_in", "rollout_percent")
@@ -86,16 +88,23 @@ def check_value(value, value_type: str, *, key: str = "") -> None:
                 f"{MINIMUM_VERSION_KEY} holds a full semver version such as 2.1.0, or nothing.",
                 code="invalid",
             )
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool):
+        is_number = False
+    elif isinstance(value, int):
+        is_number = abs(value) <= LARGEST_INTEGER
+    else:
+        is_number = isinstance(value, float) and math.isfinite(value)
     kinds = {
         ValueType.BOOLEAN: isinstance(value, bool),
-        ValueType.NUMBER: is_number and math.isfinite(value),
+        ValueType.NUMBER: is_number,
         ValueType.STRING: isinstance(value, str),
         ValueType.JSON: isinstance(value, dict),
     }
     if not kinds.get(value_type, False):
         label = ValueType(value_type).label.lower() if value_type in ValueType.values else value_type
-        raise ValidationError(f"The value must be a {label}, not {json.dumps(value)}.", code="invalid")
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        raise ValidationError(f"The value must be a {label}, not {shown}.", code="invalid")
 
 
 def parse_version(text) -> semver.Version | None:
@@ -238,11 +247,19 @@ class Config:
 EMPTY_DOCUMENT = {"parameters": {}}
 
 
+def documents_equal(first: dict, second: dict) -> bool:
+    """Equal as JSON: unlike Python's ==, true is not 1 and 1.0 is not 1."""
+    return json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
 def document_check(document) -> dict:
     """The document in its canonical form (conditions left unset are left out), or a
     DocumentError naming the first bad part."""
-    if not isinstance(document, dict) or set(document) != {"parameters"}:
+    if not isinstance(document, dict) or "parameters" not in document:
         raise DocumentError('The configuration must be a JSON object {"parameters": {...}}.')
+    unknown = sorted(set(document) - {"parameters"})
+    if unknown:
+        raise DocumentError(f"Unknown field(s) {', '.join(unknown)}: a configuration holds only parameters.")
     if not isinstance(document["parameters"], dict):
         raise DocumentError('"parameters" must be a JSON object of parameters by key.')
     checked = {"parameters": {}}

@@ -146,7 +146,9 @@ class ConfigParameterAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         live = ConfigVersion.objects.order_by("-number").first()
-        draft_differs = (live.document if live else app_config.EMPTY_DOCUMENT) != _draft_or_none()
+        draft = _draft_or_none()
+        published = live.document if live else app_config.EMPTY_DOCUMENT
+        draft_differs = draft is None or not app_config.documents_equal(published, draft)
         return super().changelist_view(
             request, {**(extra_context or {}), "live": live, "draft_differs": draft_differs}
         )

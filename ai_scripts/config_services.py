@@ -49,7 +49,7 @@ def config_publish(*, published_by: User | None = None, note: str = "") -> Confi
         # so the draft read is never half of one.
         list(ConfigParameter.objects.select_for_update().values_list("pk", flat=True))
         document = app_config.document_check(config_draft_document())
-        if newest is not None and newest.document == document:
+        if newest is not None and app_config.documents_equal(newest.document, document):
             return None
         version = ConfigVersion.objects.create(
             number=newest.number + 1 if newest else 1,
