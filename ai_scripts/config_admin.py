@@ -8,6 +8,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -69,7 +70,15 @@ class TypedValueMixin:
         return cleaned
 
 
-VALUE_WIDGET = forms.Textarea(attrs={"rows": 2, "cols": 40, "style": "font-family: monospace"})
+class EitherYesNo(forms.NullBooleanSelect):
+    """A condition left open reads "Either", not Django's "Unknown"."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("unknown", "Either"), ("true", "Yes"), ("false", "No")]
+
+
+VALUE_WIDGET = forms.Textarea(attrs={"rows": 2, "cols": 30, "class": "config-value"})
 
 
 class ConfigParameterForm(TypedValueMixin, forms.ModelForm):
@@ -103,11 +112,16 @@ class ConfigRuleForm(TypedValueMixin, forms.ModelForm):
     class Meta:
         model = ConfigRule
         fields = ["position", "platforms", "app_versions", "signed_in", "rollout_percent", "value"]
+        widgets = {"app_versions": forms.TextInput(attrs={"size": 18}), "signed_in": EitherYesNo}
 
     def value_type(self) -> str:
         # The inline's parent field: the parameter with the type just chosen on its form.
         parameter = self.cleaned_data.get("parameter")
         return parameter.value_type if parameter is not None else ""
+
+
+class ConfigStyles:
+    css = {"all": ["ai_scripts/admin.css"]}
 
 
 class ConfigRuleInline(admin.TabularInline):
@@ -127,6 +141,7 @@ class ConfigParameterAdmin(admin.ModelAdmin):
     list_filter = ["value_type"]
     search_fields = ["key", "description"]
     change_list_template = "admin/ai_scripts/configparameter/change_list.html"
+    Media = ConfigStyles
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("rules")
@@ -280,14 +295,21 @@ class ConfigVersionAdmin(ReadOnlyModelAdmin):
     list_select_related = ["published_by"]
     fields = ["number", "published_at", "published_by", "note", "configuration", "rollback"]
     readonly_fields = fields
+    Media = ConfigStyles
+
+    def get_queryset(self, request):
+        newest = ConfigVersion.objects.order_by("-number").values("number")[:1]
+        return super().get_queryset(request).annotate(newest_number=Subquery(newest))
 
     @admin.display(description="Configuration")
     def configuration(self, version):
         document = pretty_json(version.document)
-        return format_html('<pre style="max-height: 40em; overflow: auto">{}</pre>', document)
+        return format_html('<pre class="json-box">{}</pre>', document)
 
     @admin.display(description="Roll back")
     def rollback(self, version):
+        if version.number == version.newest_number:
+            return "Apps receive this version"
         url = reverse("admin:ai_scripts_configversion_rollback", args=[version.pk])
         return format_html('<a href="{}">Publish this version again…</a>', url)
 

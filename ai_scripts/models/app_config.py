@@ -65,7 +65,7 @@ class ConfigRule(models.Model):
         "signed in",
         null=True,
         blank=True,
-        help_text="Yes: only with a valid access token; No: only without; Unknown: either.",
+        help_text="Yes: only with a valid access token; No: only without; Either: both.",
     )
     rollout_percent = models.PositiveSmallIntegerField(
         "rollout %",
@@ -89,7 +89,7 @@ class ConfigRule(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.parameter_id} rule {self.position}"
+        return f"rule {self.position}"
 
     def clean(self):
         parameter = getattr(self, "parameter", None)
