@@ -319,8 +319,9 @@ JWT_REFRESH_GRACE_SECONDS = env_int("JWT_REFRESH_GRACE_SECONDS", 10)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Persona Backend API",
     "DESCRIPTION": "Accounts, device sync status, encrypted backups, AI prompt templates, the AI "
-    "relay and the remote app configuration for the Persona mobile app.\n\nLive events (a WebSocket at `/ws/events`, which OpenAPI "
-    "cannot describe): how to connect, every event's fields and the close codes are in the "
+    "relay and the remote app configuration for the Persona mobile app.\n\nLive events (a "
+    "WebSocket at `/ws/events`, which OpenAPI cannot describe): how to connect, every event's "
+    "fields and the close codes are in the "
     'README\'s "Live events (WebSocket)" section.',
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
