@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 
 from ai_scripts import services
 from ai_scripts.budgets import BUDGETS, budget_default, budget_limits, budget_usage
@@ -172,7 +173,7 @@ class AIScriptAdmin(admin.ModelAdmin):
             "title": f"Restore {record.script} to version {record.version}?",
             "opts": self.opts,
             "crumbs": [
-                (self.opts.verbose_name_plural.capitalize(), reverse("admin:ai_scripts_aiscript_changelist")),
+                (capfirst(self.opts.verbose_name_plural), reverse("admin:ai_scripts_aiscript_changelist")),
                 (str(record.script), change_url),
             ],
             "action": "Restore",

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 
 from accounts.models import User
 from ai_scripts import app_config, config_services
@@ -32,7 +33,8 @@ def value_text(value) -> str:
 
 
 def value_parsed(text: str, value_type: str):
-    """The box's text as a value of the parameter's type; ValidationError when it is not one."""
+    """The box's text read as the parameter's type wants it: as it is for a string, true/false for
+    a boolean, JSON otherwise (app_config.check_value then checks what it is)."""
     if value_type == app_config.ValueType.STRING:
         return text
     if value_type == app_config.ValueType.BOOLEAN:
@@ -45,12 +47,12 @@ def value_parsed(text: str, value_type: str):
         number = value_type == app_config.ValueType.NUMBER
         expected = "a number such as 4 or 0.5" if number else "a JSON object"
         raise ValidationError(f"Write {expected} ({error}).", code="invalid") from None
-    app_config.check_value(value, value_type)
     return value
 
 
 class TypedValueMixin:
-    """A form whose `value_field` holds the text of a value of `self.value_type()`."""
+    """A form whose `value_field` holds the text of a value of the parameter's type (its key and
+    type from `self.parameter_key_and_type()`), refused with the reason when it is not one."""
 
     value_field: str
 
@@ -61,10 +63,12 @@ class TypedValueMixin:
 
     def clean(self):
         cleaned = super().clean()
-        value_type = self.value_type()
+        key, value_type = self.parameter_key_and_type()
         if self.value_field in cleaned and value_type in app_config.ValueType.values:
             try:
-                cleaned[self.value_field] = value_parsed(cleaned[self.value_field], value_type)
+                value = value_parsed(cleaned[self.value_field], value_type)
+                app_config.check_value(value, value_type, key=key)
+                cleaned[self.value_field] = value
             except ValidationError as error:
                 self.add_error(self.value_field, error)
         return cleaned
@@ -95,8 +99,8 @@ class ConfigParameterForm(TypedValueMixin, forms.ModelForm):
         model = ConfigParameter
         fields = ["key", "value_type", "default_value", "description"]
 
-    def value_type(self) -> str:
-        return self.cleaned_data.get("value_type", "")
+    def parameter_key_and_type(self) -> tuple[str, str]:
+        return self.cleaned_data.get("key", ""), self.cleaned_data.get("value_type", "")
 
 
 class ConfigRuleForm(TypedValueMixin, forms.ModelForm):
@@ -114,10 +118,10 @@ class ConfigRuleForm(TypedValueMixin, forms.ModelForm):
         fields = ["position", "platforms", "app_versions", "signed_in", "rollout_percent", "value"]
         widgets = {"app_versions": forms.TextInput(attrs={"size": 18}), "signed_in": EitherYesNo}
 
-    def value_type(self) -> str:
-        # The inline's parent field: the parameter with the type just chosen on its form.
+    def parameter_key_and_type(self) -> tuple[str, str]:
+        # The inline's parent field: the parameter with the key and type just chosen on its form.
         parameter = self.cleaned_data.get("parameter")
-        return parameter.value_type if parameter is not None else ""
+        return (parameter.key, parameter.value_type) if parameter is not None else ("", "")
 
 
 class ConfigStyles:
@@ -345,7 +349,7 @@ class ConfigVersionAdmin(ReadOnlyModelAdmin):
             "title": f"Roll back to version {version.number}?",
             "opts": self.opts,
             "crumbs": [
-                (self.opts.verbose_name_plural.capitalize(), changelist_url),
+                (capfirst(self.opts.verbose_name_plural), changelist_url),
                 (str(version), change_url),
             ],
             "action": "Roll back",

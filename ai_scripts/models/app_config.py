@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -8,7 +7,8 @@ from ai_scripts import app_config
 
 class ConfigParameter(models.Model):
     """One parameter of the draft configuration. Apps never read the draft: they get the
-    latest ConfigVersion, which ai_scripts.config_services.config_publish makes from it."""
+    latest ConfigVersion, which ai_scripts.config_services.config_publish makes from it after
+    app_config.document_check (the admin's forms check each value as it is typed)."""
 
     key = models.CharField(
         max_length=app_config.KEY_MAX_LENGTH,
@@ -34,12 +34,6 @@ class ConfigParameter(models.Model):
 
     def __str__(self):
         return self.key
-
-    def clean(self):
-        try:
-            app_config.check_value(self.default_value, self.value_type, key=self.key)
-        except ValidationError as error:
-            raise ValidationError({"default_value": error.messages}) from None
 
 
 class ConfigRule(models.Model):
@@ -90,15 +84,6 @@ class ConfigRule(models.Model):
 
     def __str__(self):
         return f"rule {self.position}"
-
-    def clean(self):
-        parameter = getattr(self, "parameter", None)
-        if parameter is None or not parameter.value_type:
-            return
-        try:
-            app_config.check_value(self.value, parameter.value_type, key=parameter.key)
-        except ValidationError as error:
-            raise ValidationError({"value": error.messages}) from None
 
 
 class ConfigVersion(models.Model):
