@@ -158,7 +158,7 @@ class AppConfigView(APIView):
             ETAG,
         ],
         auth=[{"bearerAuth": []}, {}],
-        responses={200: AppConfigSerializer, 304: NOT_MODIFIED},
+        responses={200: AppConfigSerializer, 304: NOT_MODIFIED, **errors(503)},
         examples=[APP_CONFIG],
     )
     def get(self, request):
