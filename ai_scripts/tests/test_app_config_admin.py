@@ -12,6 +12,7 @@ from ai_scripts import config_services, services
 from ai_scripts.models import AIScriptVersion, ConfigParameter, ConfigRule, ConfigVersion
 from ai_scripts.tests.admin_forms import CHANGELIST as SCRIPTS
 from ai_scripts.tests.admin_forms import change_url as script_change_url
+from ai_scripts.tests.config_draft import draft_parameters, draft_rules
 
 PARAMETERS = "/admin/ai_scripts/configparameter/"
 ADD = f"{PARAMETERS}add/"
@@ -57,22 +58,6 @@ def form_data(*rules, initial_rules=0, **overrides):
         fields.update(rule)
         data.update({f"rules-{index}-{name}": value for name, value in fields.items()})
     return data
-
-
-def draft_parameters():
-    return list(
-        ConfigParameter.objects.order_by("key").values_list(
-            "key", "value_type", "default_value", "description"
-        )
-    )
-
-
-def draft_rules():
-    return list(
-        ConfigRule.objects.order_by("parameter__key", "position").values_list(
-            "parameter__key", "position", "platforms", "app_versions", "signed_in", "rollout_percent", "value"
-        )
-    )
 
 
 def messages_of(response):

@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from ai_scripts import config_services
-from ai_scripts.models import ConfigParameter, ConfigRule, ConfigVersion
+from ai_scripts.models import ConfigParameter, ConfigVersion
+from ai_scripts.tests.config_draft import draft_parameters, draft_rules
 
 MAX_ITEMS = {
     "parameters": {
@@ -91,22 +92,6 @@ def write(tmp_path, data, name="config.json") -> str:
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
     return str(path)
-
-
-def draft_parameters():
-    return list(
-        ConfigParameter.objects.order_by("key").values_list(
-            "key", "value_type", "default_value", "description"
-        )
-    )
-
-
-def draft_rules():
-    return list(
-        ConfigRule.objects.order_by("parameter__key", "position").values_list(
-            "parameter__key", "position", "platforms", "app_versions", "signed_in", "rollout_percent", "value"
-        )
-    )
 
 
 def versions():

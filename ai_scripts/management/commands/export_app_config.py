@@ -1,8 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand
 
 from ai_scripts import config_services
+from ai_scripts.management.files import json_write
 
 
 class Command(BaseCommand):
@@ -15,12 +14,4 @@ class Command(BaseCommand):
         parser.add_argument("file", nargs="?", help="path to write; standard output when left out")
 
     def handle(self, *args, file, **options):
-        # Sorted keys keep the output stable, so exports diff cleanly in version control.
-        document = config_services.config_live_document()
-        text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
-        if file is None:
-            self.stdout.write(text)
-            return
-        with open(file, "w", encoding="utf-8") as target:
-            target.write(text + "\n")
-        self.stdout.write(f"Wrote {file}.")
+        json_write(self, config_services.config_live_document(), file)

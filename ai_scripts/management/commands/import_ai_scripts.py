@@ -1,8 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from ai_scripts import services
+from ai_scripts.management.files import json_read
 
 
 class Command(BaseCommand):
@@ -16,13 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
 
     def handle(self, *args, file, dry_run, **options):
-        try:
-            with open(file, encoding="utf-8") as source:
-                entries = json.load(source)
-        except OSError as error:
-            raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CommandError(f"{file} is not valid JSON: {error}.") from None
+        entries = json_read(file)
         try:
             result = services.scripts_import(entries=entries, dry_run=dry_run)
         except services.ScriptImportError as error:

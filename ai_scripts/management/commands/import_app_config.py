@@ -1,8 +1,7 @@
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 
 from ai_scripts import app_config, config_services
+from ai_scripts.management.files import json_read
 
 
 class Command(BaseCommand):
@@ -17,13 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check and report, change nothing")
 
     def handle(self, *args, file, note, dry_run, **options):
-        try:
-            with open(file, encoding="utf-8") as source:
-                document = json.load(source)
-        except OSError as error:
-            raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise CommandError(f"{file} is not valid JSON: {error}.") from None
+        document = json_read(file)
         try:
             version = config_services.config_import(
                 document=document, note=note[:200] or f"Imported from {file}"[:200], dry_run=dry_run
