@@ -1,9 +1,12 @@
 """Helpers for tests in every app: markers, a live gunicorn and nginx (testing.servers), races,
 and a TCP proxy that simulates a backing service's failures."""
 
+import atexit
 import contextlib
 import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import urllib.error
@@ -72,12 +75,34 @@ def live_gunicorn(*, migrate: bool = False, log: Path | None = None, **env):
     fresh SQLite file). Its log is `server.log_path` (`log` when given)."""
     server_env = servers.production_env(**{"WEB_CONCURRENCY": "1", **backup_storage_env(), **env})
     if migrate:
-        servers.manage(server_env, "migrate", "--noinput")
+        _migrate(server_env)
     try:
         with servers.gunicorn(server_env, log=log) as server:
             yield server, server.base_url
     except servers.ServerFailed as failure:
         pytest.fail(str(failure))
+
+
+_migrated_sqlite: Path | None = None
+
+
+def _migrate(server_env: dict) -> None:
+    """Migrates the database the environment names. A new SQLite file is instead a copy of one
+    migrated once per test process: migrating takes seconds, and several tests start servers
+    on fresh files."""
+    global _migrated_sqlite
+    url = server_env.get("DATABASE_URL", "")
+    target = Path(url.removeprefix("sqlite:///"))
+    if not url.startswith("sqlite:///") or target.exists():
+        servers.manage(server_env, "migrate", "--noinput")
+        return
+    if _migrated_sqlite is None:
+        folder = tempfile.mkdtemp(prefix="persona-migrated-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Path(folder) / "db.sqlite3"
+        servers.manage({**server_env, "DATABASE_URL": f"sqlite:///{template}"}, "migrate", "--noinput")
+        _migrated_sqlite = template
+    shutil.copyfile(_migrated_sqlite, target)
 
 
 @contextlib.contextmanager
